@@ -1,0 +1,46 @@
+"""``ticketscan config``: show the merged configuration (secrets masked) or check it."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ticketscan.cli.main import State
+from ticketscan.config import SECTION_OF
+
+pass_state = click.make_pass_decorator(State)
+
+
+@click.group()
+def config() -> None:
+    """Show or check the configuration."""
+
+
+@config.command()
+@pass_state
+def show(state: State) -> None:
+    """Print the merged configuration; secrets show as references or **********."""
+    cfg = state.config()
+    data = cfg.redacted()
+    data["pipeline"] = cfg.pipeline.model_dump()
+    click.echo(f"# file: {cfg.path or '(none: defaults and environment)'}")
+    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+@config.command()
+@pass_state
+def check(state: State) -> None:
+    """Validate every configured component's section against its Settings model."""
+    cfg = state.config()
+    plugins = state.plugins()
+    checked = 0
+    for kind, section in SECTION_OF.items():
+        for name in cfg.data.get(section, {}):
+            cfg.settings_for(plugins.get(kind, name))
+            checked += 1
+    for name in cfg.pipeline.scanners:
+        cfg.settings_for(plugins.get("scanner", name))
+    for name in cfg.pipeline.sinks:
+        cfg.settings_for(plugins.get("sink", name))
+    click.echo(f"configuration ok ({checked} component sections)")
