@@ -1,0 +1,5 @@
+"""``python -m ticketscan`` runs the CLI."""
+
+from ticketscan.cli.main import main
+
+main()
