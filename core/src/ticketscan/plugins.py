@@ -8,7 +8,8 @@ registers it with pluggy and calls the registration hooks. Component classes reg
 A plugin that fails to import, or does not fit this core, is recorded as a load error: it is
 listed by ``ticketscan plugins`` and becomes fatal only when the pipeline uses one of its
 components. ``TICKETSCAN_LOAD_PLUGINS=a,b`` loads only those plugin keys (plus core's
-built-ins); ``TICKETSCAN_DISABLE_PLUGINS=a,b`` skips those.
+built-ins); ``TICKETSCAN_DISABLE_PLUGINS=a,b`` skips those. ``TICKETSCAN_PLUGIN_MODULES=pkg.mod``
+loads plugin modules by import path without installing them (for plugin development).
 """
 
 from __future__ import annotations
@@ -306,6 +307,10 @@ def make_plugin_manager(
                 version=dist.version if dist is not None else "unknown",
             )
             _load_one(plugins, info, ep.load)
+    for name in sorted(_env_list("TICKETSCAN_PLUGIN_MODULES", env) or ()):
+        info = PluginInfo(key=name.rsplit(".", 1)[-1], module=name,
+                          distribution="(not installed)", version="dev")
+        _load_one(plugins, info, lambda name=name: importlib.import_module(name))
     for module, info in extra:
         _load_one(plugins, info, lambda module=module: module)
     return plugins

@@ -105,13 +105,17 @@ def cli(ctx: click.Context, config_path: str | None, debug: bool, log_level: str
 
     configure_logging("debug" if debug else log_level)
     ctx.obj = State(config_path, debug, log_level)
+    if config_path is not None and not ctx.resilient_parsing:
+        ctx.obj.config()  # a config given explicitly must exist and parse, whatever the command
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning ticketscan errors into one line and an exit code."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        cli.main(args=argv, prog_name="ticketscan", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="ticketscan", standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
