@@ -1,4 +1,4 @@
-"""Base classes for the four kinds of component a plugin provides.
+"""Base classes for the kinds of component a plugin provides.
 
 Each uses the template method: core owns the public method (validation, timing, error
 wrapping, redaction) and the plugin fills in the underscored one::
@@ -41,6 +41,7 @@ from .errors import (
 from .models import Finding, RawFinding, SinkReport, TicketEvent
 
 if TYPE_CHECKING:
+    from .delivery import AlertRecord, DeliverySettings
     from .documents import DocumentWriter
     from .models import Manifest
 
@@ -55,11 +56,12 @@ __all__ = [
     "Scanner",
     "Sink",
     "Source",
+    "StateStore",
     "Transport",
 ]
 
-Kind = Literal["source", "scanner", "sink", "transport"]
-KINDS: tuple[Kind, ...] = ("source", "scanner", "sink", "transport")
+Kind = Literal["source", "scanner", "sink", "transport", "state_store"]
+KINDS: tuple[Kind, ...] = ("source", "scanner", "sink", "transport", "state_store")
 
 
 class ComponentSettings(BaseModel):
@@ -213,41 +215,146 @@ class Scanner(Component):
 
 @dataclass
 class PublishContext:
-    """Where ``publish`` runs: the step's output folder and what earlier attempts delivered."""
+    """Where ``publish`` runs: the step's output folder and what earlier attempts delivered.
+
+    ``delivery`` (routing, batching, retries) and ``state`` (alert-once) are filled in by the
+    publish step from the configuration; left as None, every finding is routed, nothing is
+    remembered and the default retry policy applies.
+    """
 
     out_dir: Path
     dry_run: bool = False
     already_delivered: frozenset[str] = frozenset()
     manifest: Manifest | None = None
+    delivery: DeliverySettings | None = None
+    state: StateStore | None = None
 
 
 class Sink(Component):
-    """Delivers findings somewhere. Receives findings already redacted by core."""
+    """Delivers findings somewhere. Receives findings already redacted by core.
+
+    Core's :meth:`publish` skips what earlier attempts delivered, applies the routing rules and
+    alert-once, splits the rest into batches and calls :meth:`_publish` once per batch,
+    retrying it (exponential backoff with jitter, bounded in count and time) when it raises
+    :class:`ticketscan.delivery.SinkRetryError` or an ``OSError``. Any other exception fails
+    that batch (its findings are listed in ``report.failed``); the other batches still go.
+    """
 
     kind: ClassVar[Kind] = "sink"
+    #: Findings per ``_publish`` call unless ``[delivery] batch_size`` says otherwise.
+    batch_size: ClassVar[int] = 500
+    #: True: one batch per ticket (a Slack message or an e-mail digest per ticket).
+    batch_by_ticket: ClassVar[bool] = False
 
     def publish(self, findings: Sequence[Finding], context: PublishContext) -> SinkReport:
+        from . import delivery as dl
+
         report = SinkReport(sink=self.name)
         todo = [f for f in findings if f.id not in context.already_delivered]
         report.suppressed.extend(f.id for f in findings if f.id in context.already_delivered)
         if not todo:
             return report
+        policy = context.delivery if context.delivery is not None else dl.DeliverySettings()
+        routed: list[Finding] = []
+        for f in todo:
+            if policy.routed(f):
+                routed.append(f)
+            else:
+                report.suppressed.append(f.id)
+        store = context.state if policy.alert_once else None
+        now = time.time()
+        records: dict[str, AlertRecord] = {}
+        if store is not None and routed:
+            try:
+                records = store.get({dl.alert_key(self.name, f) for f in routed})
+            except Exception as exc:  # fail closed: unknown whether it already alerted
+                report.error = f"state store {store.name}: {exc}"
+                return report
+            fresh = [
+                f for f in routed
+                if dl.should_alert(f, records.get(dl.alert_key(self.name, f)), policy.realert, now)
+            ]
+            fresh_ids = {f.id for f in fresh}
+            report.suppressed.extend(f.id for f in routed if f.id not in fresh_ids)
+            routed = fresh
+        if not routed:
+            return report
+        size = policy.batch_size or self.batch_size
+        batches = (
+            dl.group_by_ticket(routed, policy.batch_size)
+            if self.batch_by_ticket
+            else dl.chunk(routed, size)
+        )
+        deadline = time.monotonic() + policy.retry.max_elapsed
         try:
-            self._publish(todo, context, report)
-        except PluginError as exc:
-            report.error = str(exc)
+            for batch in batches:
+                self._publish_batch(batch, context, report, policy, deadline)
         except Exception as exc:  # one failing sink never stops the others
             report.error = f"{type(exc).__name__}: {exc}"
-        else:
-            accounted = set(report.delivered) | set(report.failed) | set(report.suppressed)
-            missing = [f.id for f in todo if f.id not in accounted]
-            report.delivered.extend(missing)
+        if store is not None and not context.dry_run:
+            sent = set(report.delivered)
+            new = {}
+            for f in routed:
+                key = dl.alert_key(self.name, f)
+                if f.id in sent and key not in new:
+                    new[key] = dl.updated_record(f, key, records.get(key), now)
+            if new:
+                try:
+                    store.put(list(new.values()))
+                except Exception as exc:
+                    report.error = f"delivered, but state store {store.name} failed: {exc}"
         return report
+
+    def _publish_batch(
+        self,
+        batch: list[Finding],
+        context: PublishContext,
+        report: SinkReport,
+        policy: DeliverySettings,
+        deadline: float,
+    ) -> None:
+        from . import delivery as dl
+
+        pending = list(batch)
+        attempt_report = SinkReport(sink=self.name)
+
+        def attempt() -> None:
+            nonlocal pending, attempt_report
+            done = set(attempt_report.delivered)
+            pending = [f for f in pending if f.id not in done]
+            attempt_report = SinkReport(sink=self.name, delivered=sorted(done))
+            if pending:
+                self._publish(pending, context, attempt_report)
+
+        try:
+            dl.call_with_retry(
+                attempt, policy.retry, deadline=deadline, what=f"sink {self.name}"
+            )
+        except Exception as exc:
+            reason = str(exc) if isinstance(exc, PluginError) else f"{type(exc).__name__}: {exc}"
+            report.delivered.extend(attempt_report.delivered)
+            report.suppressed.extend(attempt_report.suppressed)
+            report.failed.update(attempt_report.failed)
+            accounted = set(report.delivered) | set(report.failed) | set(report.suppressed)
+            for f in batch:
+                if f.id not in accounted:
+                    report.failed[f.id] = reason
+            return
+        report.delivered.extend(attempt_report.delivered)
+        report.suppressed.extend(attempt_report.suppressed)
+        report.failed.update(attempt_report.failed)
+        report.actions.extend(attempt_report.actions)
+        accounted = set(report.delivered) | set(report.failed) | set(report.suppressed)
+        report.delivered.extend(f.id for f in batch if f.id not in accounted)
 
     def _publish(
         self, findings: Sequence[Finding], context: PublishContext, report: SinkReport
     ) -> None:
-        """Deliver ``findings``. Anything not marked failed/suppressed counts as delivered."""
+        """Deliver one batch. Anything not marked failed/suppressed counts as delivered.
+
+        Raise ``SinkRetryError`` (or let an ``OSError`` through) for a failure worth retrying;
+        any other exception fails the batch. Check ``context.dry_run`` before sending.
+        """
         raise NotImplementedError
 
     def close(self) -> None:
@@ -312,6 +419,56 @@ class Transport(Component):
 
     def ping(self) -> None:
         """Raise ``TransportError`` if the broker is unreachable (for ``/readyz``)."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+# --------------------------------------------------------------------------------------------
+# State stores
+
+
+class StateStore(Component):
+    """Remembers which secrets each sink already alerted (alert-once), across runs and workers.
+
+    Keys come from :func:`ticketscan.delivery.alert_key`; values are
+    :class:`ticketscan.delivery.AlertRecord`. Implement ``_get`` and ``_put``.
+    """
+
+    kind: ClassVar[Kind] = "state_store"
+
+    def get(self, keys: Iterable[str]) -> dict[str, AlertRecord]:
+        """The records that exist for ``keys`` (missing keys are simply absent)."""
+        wanted = sorted(set(keys))
+        if not wanted:
+            return {}
+        try:
+            return self._get(wanted)
+        except TicketscanError:
+            raise
+        except Exception as exc:
+            raise PluginError(
+                f"read failed: {type(exc).__name__}: {exc}", plugin=self.name
+            ) from exc
+
+    def put(self, records: Sequence[AlertRecord]) -> None:
+        """Insert or replace ``records``."""
+        if not records:
+            return
+        try:
+            self._put(records)
+        except TicketscanError:
+            raise
+        except Exception as exc:
+            raise PluginError(
+                f"write failed: {type(exc).__name__}: {exc}", plugin=self.name
+            ) from exc
+
+    def _get(self, keys: Sequence[str]) -> dict[str, AlertRecord]:
+        raise NotImplementedError
+
+    def _put(self, records: Sequence[AlertRecord]) -> None:
+        raise NotImplementedError
 
     def close(self) -> None:
         """Release connections."""

@@ -56,6 +56,7 @@ SECTION_OF: dict[Kind, str] = {
     "scanner": "scanners",
     "sink": "sinks",
     "transport": "transports",
+    "state_store": "state",
 }
 
 
@@ -93,6 +94,8 @@ class Config:
         raw = self.section(component.kind, component.name)
         _require_refs(component.Settings, raw, self, section)
         resolved = resolve_refs(raw, file=self.path, section=section)
+        if component.kind == "sink":
+            raw.pop("delivery", None)  # routing/batching/retries: see ticketscan.delivery
         try:
             return component.Settings.model_validate(resolved)
         except ValidationError as exc:
@@ -246,7 +249,8 @@ def load_config(
             raise ConfigError(f"not valid TOML: {exc}", file=str(file)) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"cannot read: {exc}", file=str(file)) from None
-    known = {"pipeline", "logging", "suppress", "state", "receiver", "worker", "routes"}
+    known = {"pipeline", "logging", "suppress", "state", "receiver", "worker", "routes",
+             "delivery"}
     known |= set(SECTION_OF.values())
     for section in data:
         if section not in known:

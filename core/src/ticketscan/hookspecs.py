@@ -56,3 +56,11 @@ def register_sinks(register: Register) -> None:
 @hookspec
 def register_transports(register: Register) -> None:
     """Register transport components: they carry events from the receiver to the pipeline."""
+
+
+@hookspec
+def register_state_stores(register: Register) -> None:
+    """Register state stores: they remember which secrets each sink already alerted.
+
+    Chosen by ``[state] store = NAME``; core ships ``sqlite``. See ``ticketscan.StateStore``.
+    """

@@ -27,7 +27,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
 from . import hookspecs
-from .components import KINDS, Component, Kind, Scanner, Sink, Source, Transport
+from .components import KINDS, Component, Kind, Scanner, Sink, Source, StateStore, Transport
 from .errors import PluginLoadError, UsageError
 
 __all__ = [
@@ -51,6 +51,7 @@ _BASES: dict[Kind, type[Component]] = {
     "scanner": Scanner,
     "sink": Sink,
     "transport": Transport,
+    "state_store": StateStore,
 }
 
 C = TypeVar("C", bound=Component)
@@ -179,6 +180,11 @@ class Plugins:
     def transport(self, name: str) -> type[Transport]:
         cls = self.get("transport", name)
         assert issubclass(cls, Transport)
+        return cls
+
+    def state_store(self, name: str) -> type[StateStore]:
+        cls = self.get("state_store", name)
+        assert issubclass(cls, StateStore)
         return cls
 
     def by_plugin(self) -> dict[str, list[ComponentSpec]]:

@@ -355,10 +355,15 @@ def publish(
             already_delivered=frozenset(done.delivered) if done else frozenset(),
             manifest=manifest,
         )
+    from .delivery import DeliverySettings, delivery_settings, state_store_for
+
         sink_report = sink.publish(findings, context)
+    policies: dict[str, DeliverySettings] = {}
         if done:
             # carry over what earlier attempts delivered, so the report stays complete
             sink_report.delivered = sorted(set(done.delivered) | set(sink_report.delivered))
+        policies[name] = delivery_settings(config, name)
+    state = state_store_for(plugins, config)
             sink_report.suppressed = sorted(
                 set(sink_report.suppressed) - set(sink_report.delivered)
             )
@@ -368,9 +373,26 @@ def publish(
         except Exception as exc:
             log.warning("sink %s did not close cleanly: %s", sink.name, exc)
         if sink_report.ok:
-            log.info("sink %s: %d delivered", sink.name, len(sink_report.delivered))
+            delivery=policies.get(sink.name),
+            state=state,
+            log.info(
+                "sink %s: %d delivered, %d suppressed",
+                sink.name,
+                len(sink_report.delivered),
+                len(sink_report.suppressed),
+            )
         else:
-            log.error("sink %s failed: %s", sink.name, sink_report.error or sink_report.failed)
+            reasons = "; ".join(sorted(set(sink_report.failed.values()))[:3])
+            log.error(
+                "sink %s failed: %s",
+                sink.name,
+                sink_report.error or f"{len(sink_report.failed)} finding(s): {reasons}",
+            )
+    if state is not None:
+        try:
+            state.close()
+        except Exception as exc:
+            log.warning("state store %s did not close cleanly: %s", state.name, exc)
     tmp = report_path.with_name(report_path.name + ".tmp")
     tmp.write_text(report.model_dump_json(indent=2), encoding="utf-8")
     tmp.replace(report_path)

@@ -22,3 +22,8 @@ def register_sinks(register: Register) -> None:
     register("ticketscan.builtins.sinks:JsonlSink", name="jsonl")
     register("ticketscan.builtins.sinks:SarifSink", name="sarif")
     register("ticketscan.builtins.sinks:StdoutSink", name="stdout")
+
+
+@hookimpl
+def register_state_stores(register: Register) -> None:
+    register("ticketscan.builtins.state:SqliteStateStore", name="sqlite")

@@ -36,11 +36,20 @@ def check(state: State) -> None:
     plugins = state.plugins()
     checked = 0
     for kind, section in SECTION_OF.items():
-        for name in cfg.data.get(section, {}):
+        for name, value in cfg.data.get(section, {}).items():
+            if not isinstance(value, dict):  # e.g. [state] store = "sqlite"
+                continue
             cfg.settings_for(plugins.get(kind, name))
             checked += 1
     for name in cfg.pipeline.scanners:
         cfg.settings_for(plugins.get("scanner", name))
     for name in cfg.pipeline.sinks:
         cfg.settings_for(plugins.get("sink", name))
+    from ticketscan.delivery import delivery_settings, state_store_for
+
+    for name in set(cfg.pipeline.sinks) | set(cfg.data.get("sinks", {})):
+        delivery_settings(cfg, name)
+    store = state_store_for(plugins, cfg)
+    if store is not None:
+        store.close()
     click.echo(f"configuration ok ({checked} component sections)")
