@@ -69,7 +69,9 @@ class PipelineSettings(BaseModel):
     scanners: list[str] = Field(default_factory=lambda: ["detect-secrets"])
     sinks: list[str] = Field(default_factory=lambda: ["stdout"])
     scanner_timeout: float = Field(default=900.0, gt=0, description="Seconds per scanner.")
-    scanner_memory_mb: int = Field(default=4096, gt=0, description="Address-space cap per scanner.")
+    scanner_memory_mb: int = Field(
+        default=4096, gt=0, description="Resident-memory cap per scanner process group (MB)."
+    )
     allow_partial: bool = False
     fail_on_findings: bool = False
     decode: bool = Field(default=True, description="Give scanners decoded views (entities, ...).")

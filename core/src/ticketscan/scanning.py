@@ -2,11 +2,17 @@
 
 A scanner's raw findings (the secrets in clear) never leave its process: the child hashes and
 redacts them into :class:`~ticketscan.models.Detection` records, applies the default
-suppression and writes only those to a file the parent reads.
+suppression and the allowlist and writes only those to a file the parent reads.
+
+The memory cap is on *resident* memory of the scanner's whole process group (the Python child
+and the engine it runs), watched by the parent and enforced by killing the group. An address
+space limit (RLIMIT_AS) is not used: Go engines reserve far more virtual memory than they use
+(gitleaks' wazero-based RE2 reserves 4 GiB up front and panics under a 4 GB RLIMIT_AS).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -21,7 +27,7 @@ from pathlib import Path
 from .components import ComponentSettings, ScanBatch, Scanner
 from .errors import ScannerError, TicketscanError
 from .models import Detection, RawFinding, redact, sha256_text
-from .suppress import suppression_reason
+from .suppress import Allowlist
 from .taxonomy import canonical_type
 from .views import ViewSet
 
@@ -43,9 +49,13 @@ class ScannerResult:
 
 
 def normalize(
-    scanner: Scanner, raws: Sequence[RawFinding], views: ViewSet
+    scanner: Scanner,
+    raws: Sequence[RawFinding],
+    views: ViewSet,
+    allowlist: Allowlist | None = None,
 ) -> tuple[list[tuple[str, Detection]], int]:
     """Map raw findings to their documents, drop suppressed ones, hash and redact the rest."""
+    allowlist = allowlist if allowlist is not None else Allowlist()
     out: list[tuple[str, Detection]] = []
     suppressed = 0
     for raw in raws:
@@ -53,14 +63,17 @@ def normalize(
         if located is None:
             continue
         secret = located.secret
-        if suppression_reason(secret) is not None:
+        if allowlist.secret_reason(secret) is not None:
             suppressed += 1
             continue
         kind = (
-            canonical_type(located.rule_id, dict(scanner.rule_types))
+            canonical_type(located.rule_id, scanner.rule_types)
             or (located.type and canonical_type(located.type))
             or "other"
         )
+        if allowlist.type_allowed(kind):
+            suppressed += 1
+            continue
         end_line = max(located.end_line, located.line)
         end_column = located.end_column
         if end_line == located.line and end_column <= located.column:
@@ -94,18 +107,16 @@ def _child(
     workdir: Path,
     out_path: Path,
     memory_mb: int,
+    allowlist: Allowlist | None = None,
 ) -> None:
     os.setsid()  # own process group: a timeout kills the engine's subprocesses too
-    if memory_mb:
-        limit = memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     code = 0
     try:
         scanner = scanner_cls(settings)
         scanner.check()
         batch = ScanBatch(root=views.root, inputs=views.inputs, workdir=workdir)
         raws = scanner.scan(batch)
-        detections, suppressed = normalize(scanner, raws, views)
+        detections, suppressed = normalize(scanner, raws, views, allowlist)
         payload: dict[str, object] = {
             "detections": [[doc, det.model_dump(mode="json")] for doc, det in detections],
             "suppressed": suppressed,
@@ -139,8 +150,12 @@ def run_scanners(
     timeout: float,
     memory_mb: int,
     on_done: Callable[[ScannerResult], None] | None = None,
+    allowlist: Allowlist | None = None,
 ) -> list[ScannerResult]:
-    """Run every scanner concurrently in its own process; results in the given order."""
+    """Run every scanner concurrently in its own process; results in the given order.
+
+    ``memory_mb`` caps the resident memory of each scanner's process group (0: no cap).
+    """
     ctx = multiprocessing.get_context("fork")
     running: dict[str, tuple[multiprocessing.process.BaseProcess, Path, float]] = {}
     for cls, settings in scanners:
@@ -150,7 +165,7 @@ def run_scanners(
         out_path.unlink(missing_ok=True)
         proc = ctx.Process(
             target=_child,
-            args=(cls, settings, views, scratch, out_path, memory_mb),
+            args=(cls, settings, views, scratch, out_path, memory_mb, allowlist),
             name=f"ticketscan-scanner-{cls.name}",
             daemon=False,
         )
@@ -158,16 +173,35 @@ def run_scanners(
         running[cls.name] = (proc, out_path, time.monotonic())
     results: dict[str, ScannerResult] = {}
     deadline = time.monotonic() + timeout
+    peaks: dict[str, float] = {}
+    next_check = 0.0
     while running:
+        now = time.monotonic()
+        over: dict[str, float] = {}
+        if now >= next_check:
+            next_check = now + _RSS_INTERVAL
+            usage = _group_rss_mb({proc.pid for proc, _, _ in running.values() if proc.pid})
+            for name, (proc, _, _) in running.items():
+                rss = usage.get(proc.pid or -1, 0.0)
+                peaks[name] = max(peaks.get(name, 0.0), rss)
+                if memory_mb and rss > memory_mb:
+                    over[name] = rss
         for name, (proc, out_path, started) in list(running.items()):
             proc.join(timeout=0.02)
-            if proc.is_alive() and time.monotonic() < deadline:
+            if proc.is_alive() and time.monotonic() < deadline and name not in over:
                 continue
-            if proc.is_alive():
+            if name in over and proc.is_alive():
+                _kill_group(proc)
+                result = ScannerResult(
+                    name, error=f"exceeded its memory cap of {memory_mb} MB "
+                    f"({over[name]:.0f} MB resident; raise pipeline.scanner_memory_mb)"
+                )
+            elif proc.is_alive():
                 _kill_group(proc)
                 result = ScannerResult(name, error=f"timed out after {timeout:g} s")
             else:
                 result = _collect(name, proc.exitcode, out_path, memory_mb)
+            result.peak_rss_mb = max(result.peak_rss_mb, round(peaks.get(name, 0.0), 1))
             result.seconds = round(time.monotonic() - started, 3)
             results[name] = result
             del running[name]
@@ -176,12 +210,42 @@ def run_scanners(
     return [results[cls.name] for cls, _ in scanners]
 
 
+_RSS_INTERVAL = 0.1
+_PAGE_MB = os.sysconf("SC_PAGE_SIZE") / (1024 * 1024) if hasattr(os, "sysconf") else 0.004
+
+
+def _group_rss_mb(groups: set[int]) -> dict[int, float]:
+    """Resident MB per process group (the scanner child and every engine it started).
+
+    Reads ``/proc``; where there is none (not Linux), nothing is measured and no cap applies.
+    """
+    totals: dict[int, float] = {}
+    if not groups:
+        return totals
+    try:
+        pids = [p for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return totals
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        try:
+            pgrp, rss_pages = int(fields[2]), int(fields[21])
+        except (IndexError, ValueError):
+            continue
+        if pgrp in groups:
+            totals[pgrp] = totals.get(pgrp, 0.0) + rss_pages * _PAGE_MB
+    return totals
+
+
 def _kill_group(proc: multiprocessing.process.BaseProcess) -> None:
     assert proc.pid is not None
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.join(5)
 
 

@@ -30,6 +30,7 @@ from .merge import build_findings, merge_findings
 from .models import Finding, Manifest, PublishReport, TicketEvent
 from .plugins import Plugins
 from .scanning import ScannerResult, run_scanners
+from .suppress import Suppression, load_suppression
 from .views import prepare_views
 
 __all__ = [
@@ -206,6 +207,7 @@ def scan(
         cls = plugins.scanner(name)
         chosen.append((cls, config.settings_for(cls)))
     allow_partial = config.pipeline.allow_partial if allow_partial is None else allow_partial
+    suppression = load_suppression(config.data, config.path)
     with tempfile.TemporaryDirectory(prefix="ticketscan-scan-") as tmpname:
         tmp = Path(tmpname)
         if docs_dir.is_dir() and not (docs_dir / MANIFEST).exists():
@@ -222,6 +224,7 @@ def scan(
                 timeout=config.pipeline.scanner_timeout,
                 memory_mb=config.pipeline.scanner_memory_mb,
                 on_done=on_done,
+                allowlist=suppression.allowlist,
             )
             docs = {doc.id: doc for doc in manifest.documents}
             failed = [r for r in results if not r.ok]
@@ -246,7 +249,7 @@ def scan(
                 for doc_id, det in result.detections
                 if doc_id in docs
             ]
-            return ScanOutcome(build_findings(pairs), results)
+            return ScanOutcome(_suppress(build_findings(pairs), suppression), results)
 
 
 # ------------------------------------------------------------------------------ files I/O
@@ -307,13 +310,24 @@ def write_status(path: Path, results: Sequence[ScannerResult]) -> None:
 # ---------------------------------------------------------------------------------- merge
 
 
-def merge(inputs: Sequence[Path]) -> list[Finding]:
+def merge(inputs: Sequence[Path], config: Config | None = None) -> list[Finding]:
+    """Merge findings files; with ``config``, its allowlist and baseline apply too."""
     if not inputs:
         raise UsageError("merge needs at least one findings file")
     everything: list[Finding] = []
     for path in inputs:
         everything.extend(read_findings(path))
-    return merge_findings(everything)
+    merged = merge_findings(everything)
+    if config is None:
+        return merged
+    return _suppress(merged, load_suppression(config.data, config.path))
+
+
+def _suppress(findings: list[Finding], suppression: Suppression) -> list[Finding]:
+    kept, allowed, known = suppression.apply(findings)
+    if allowed or known:
+        log.info("suppressed %d findings by the allowlist and %d by the baseline", allowed, known)
+    return kept
 
 
 # -------------------------------------------------------------------------------- publish

@@ -106,7 +106,7 @@ def scan(state: State, docs_dir: Path, scanner_names: tuple[str, ...], out_path:
 def merge(state: State, inputs: tuple[Path, ...], out_path: Path, sarif_path: Path | None,
           fail_on_findings: bool) -> None:
     """Merge findings files into one: one finding per secret per place, every engine listed."""
-    findings = steps.merge(list(inputs))
+    findings = steps.merge(list(inputs), state.config())
     steps.write_findings(out_path, findings)
     if sarif_path:
         write_sarif(sarif_path, findings)
