@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -38,6 +38,7 @@ from .errors import (
     TicketscanError,
     TransportError,
 )
+from .kinds import KINDS, Kind  # noqa: F401  (KINDS re-exported)
 from .models import Finding, RawFinding, SinkReport, TicketEvent
 
 if TYPE_CHECKING:
@@ -60,8 +61,6 @@ __all__ = [
     "Transport",
 ]
 
-Kind = Literal["source", "scanner", "sink", "transport", "state_store"]
-KINDS: tuple[Kind, ...] = ("source", "scanner", "sink", "transport", "state_store")
 
 
 class ComponentSettings(BaseModel):
@@ -133,7 +132,8 @@ class Source(Component):
         except TicketscanError:
             raise
         except OSError as exc:
-            raise SourceError(f"fetching {event.ticket.key} failed: {exc}", plugin=self.name) from exc
+            message = f"fetching {event.ticket.key} failed: {exc}"
+            raise SourceError(message, plugin=self.name) from exc
 
     def _fetch(self, event: TicketEvent, writer: DocumentWriter) -> None:
         raise NotImplementedError

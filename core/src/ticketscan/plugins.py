@@ -20,14 +20,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
 from . import hookspecs
-from .components import KINDS, Component, Kind, Scanner, Sink, Source, StateStore, Transport
+from .kinds import KINDS, Kind
+
+if TYPE_CHECKING:
+    from .components import Component, Scanner, Sink, Source, StateStore, Transport
 from .errors import PluginLoadError, UsageError
 
 __all__ = [
@@ -46,15 +49,27 @@ ENTRY_POINT_GROUP = "ticketscan"
 PLUGIN_API_VERSION = "1.0"
 BUILTINS_KEY = "builtins"
 
-_BASES: dict[Kind, type[Component]] = {
-    "source": Source,
-    "scanner": Scanner,
-    "sink": Sink,
-    "transport": Transport,
-    "state_store": StateStore,
-}
 
-C = TypeVar("C", bound=Component)
+
+def _base_of(class_name: str) -> type[Component]:
+    from . import components
+
+    cls: type[Component] = getattr(components, class_name)
+    return cls
+
+
+def _base(kind: Kind) -> type[Component]:
+    # imported here: listing plugins must not pay for pydantic and the models
+    from . import components
+
+    bases: dict[Kind, type[Component]] = {
+        "source": components.Source,
+        "scanner": components.Scanner,
+        "sink": components.Sink,
+        "transport": components.Transport,
+        "state_store": components.StateStore,
+    }
+    return bases[kind]
 
 
 @dataclass
@@ -119,7 +134,7 @@ def _install_hint(exc: Exception, plugin: PluginInfo) -> str | None:
 
 
 def _check_component(kind: Kind, name: str, target: object, plugin: PluginInfo) -> type[Component]:
-    base = _BASES[kind]
+    base = _base(kind)
     if not (isinstance(target, type) and issubclass(target, base)):
         raise PluginLoadError(
             f"plugin {plugin.label()} registered {target!r} as {kind} '{name}', "
@@ -164,27 +179,27 @@ class Plugins:
 
     def source(self, name: str) -> type[Source]:
         cls = self.get("source", name)
-        assert issubclass(cls, Source)
+        assert issubclass(cls, _base_of('Source'))
         return cls
 
     def scanner(self, name: str) -> type[Scanner]:
         cls = self.get("scanner", name)
-        assert issubclass(cls, Scanner)
+        assert issubclass(cls, _base_of('Scanner'))
         return cls
 
     def sink(self, name: str) -> type[Sink]:
         cls = self.get("sink", name)
-        assert issubclass(cls, Sink)
+        assert issubclass(cls, _base_of('Sink'))
         return cls
 
     def transport(self, name: str) -> type[Transport]:
         cls = self.get("transport", name)
-        assert issubclass(cls, Transport)
+        assert issubclass(cls, _base_of('Transport'))
         return cls
 
     def state_store(self, name: str) -> type[StateStore]:
         cls = self.get("state_store", name)
-        assert issubclass(cls, StateStore)
+        assert issubclass(cls, _base_of('StateStore'))
         return cls
 
     def by_plugin(self) -> dict[str, list[ComponentSpec]]:
