@@ -17,6 +17,10 @@ Layout::
     [sinks.jsonl]
     path = "findings.jsonl"
 
+    [attachments]                           # limits for archives/office/PDF/mail extraction
+    max_total_uncompressed = 2147483648
+    max_depth = 5
+
 Env overrides: ``TICKETSCAN__PIPELINE__SCANNERS='["gitleaks"]'``,
 ``TICKETSCAN__SINKS__JSONL__PATH=out.jsonl`` (sections and names case-insensitive; ``_``
 matches ``-`` in component names; values are parsed as JSON when they parse, else strings).
@@ -40,8 +44,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from .components import KINDS, Component, ComponentSettings, Kind
+from .attachments import AttachmentSettings
+from .components import Component, ComponentSettings
 from .errors import ConfigError
+from .kinds import KINDS, Kind
 
 __all__ = [
     "Config",
@@ -84,6 +90,8 @@ class Config:
     path: Path | None = None
     data: dict[str, Any] = field(default_factory=dict)
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
+    #: The ``[attachments]`` section: extraction limits for every source's files.
+    attachments: AttachmentSettings = field(default_factory=AttachmentSettings)
 
     def section(self, kind: Kind, name: str) -> dict[str, Any]:
         raw = self.data.get(SECTION_OF[kind], {})
@@ -94,18 +102,16 @@ class Config:
         """Validate the component's section; errors name file, section and key."""
         section = f"{SECTION_OF[component.kind]}.{component.name}"
         raw = self.section(component.kind, component.name)
-        _require_refs(component.Settings, raw, self, section)
-        resolved = resolve_refs(raw, file=self.path, section=section)
         if component.kind == "sink":
             raw.pop("delivery", None)  # routing/batching/retries: see ticketscan.delivery
+        _require_refs(component.Settings, raw, self, section)
+        resolved = resolve_refs(raw, file=self.path, section=section)
         try:
             return component.Settings.model_validate(resolved)
         except ValidationError as exc:
             err = exc.errors()[0]
             key = ".".join(str(p) for p in err["loc"]) or None
-            raise ConfigError(
-                err["msg"], file=self._file(), section=section, key=key
-            ) from None
+            raise ConfigError(err["msg"], file=self._file(), section=section, key=key) from None
 
     def from_env(self, section: str, key: str) -> bool:
         """True if ``section.key`` was set by a ``TICKETSCAN__`` environment variable."""
@@ -116,7 +122,8 @@ class Config:
 
     def redacted(self) -> dict[str, Any]:
         """The merged config with every literal secret value masked (refs shown as-is)."""
-        return _mask({k: v for k, v in self.data.items() if k != "__env_keys__"})
+        masked: dict[str, Any] = _mask({k: v for k, v in self.data.items() if k != "__env_keys__"})
+        return masked
 
 
 def _mask(value: Any, key: str = "") -> Any:
@@ -251,13 +258,14 @@ def load_config(
             raise ConfigError(f"not valid TOML: {exc}", file=str(file)) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"cannot read: {exc}", file=str(file)) from None
-    known = {"pipeline", "logging", "suppress", "state", "receiver", "worker", "routes",
-             "delivery"}
+    known = {"pipeline", "logging", "suppress", "state", "receiver", "worker", "routes", "delivery"}
     known |= set(SECTION_OF.values())
     for section in data:
         if section not in known:
             raise ConfigError(
-                "unknown section", file=str(file), section=section,
+                "unknown section",
+                file=str(file),
+                section=section,
                 hint="known sections: " + ", ".join(sorted(known)),
             )
     env_keys = _env_overrides(data, env)
@@ -279,4 +287,14 @@ def load_config(
             section="pipeline",
             key=".".join(str(p) for p in err["loc"]) or None,
         ) from None
-    return Config(path=file, data=data, pipeline=pipeline)
+    try:
+        attachments = AttachmentSettings.model_validate(data.get("attachments", {}))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ConfigError(
+            err["msg"],
+            file=str(file) if file else "<defaults/env>",
+            section="attachments",
+            key=".".join(str(p) for p in err["loc"]) or None,
+        ) from None
+    return Config(path=file, data=data, pipeline=pipeline, attachments=attachments)

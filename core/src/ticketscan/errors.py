@@ -7,8 +7,8 @@ escapes is a bug and shows its traceback under ``--debug``.
 
     TicketscanError                 exit 1 (never raised directly)
     ├── UsageError                  exit 2  bad flags, bad input files, unknown names
-    │   ├── ConfigError             exit 2  ticketscan.toml / env / flag values (names file, section, key)
-    │   ├── EventError              exit 2  a malformed or unsupported webhook event (names the field)
+    │   ├── ConfigError             exit 2  ticketscan.toml / env / flags (names file, section, key)
+    │   ├── EventError              exit 2  a malformed or unsupported event (names the field)
     │   └── InputError              exit 2  a missing directory, an unreadable findings file
     └── PluginError                 exit 3  a plugin or remote system failed (retryable)
         ├── PluginLoadError                 a plugin could not be imported or is incompatible

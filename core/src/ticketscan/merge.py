@@ -113,7 +113,12 @@ def _verified(detections: list[Detection]) -> Verified:
 
 
 def _finding(
-    ticket: TicketRef, doc_id: str, path: str, part: str, part_id: str | None, cluster: list[Detection]
+    ticket: TicketRef,
+    doc_id: str,
+    path: str,
+    part: str,
+    part_id: str | None,
+    cluster: list[Detection],
 ) -> Finding:
     seed = cluster[0]
     typed = sorted(
@@ -179,6 +184,14 @@ def _emit(grouped: dict[DocKey, list[Detection]], tickets: dict[str, TicketRef])
     for (tjson, doc_id, path, part, part_id), dets in grouped.items():
         for cluster in _cluster(dets):
             out.append(_finding(tickets[tjson], doc_id, path, part, part_id, cluster))
-    out.sort(key=lambda f: (f.ticket.system, f.ticket.key, f.location.path, f.location.line,
-                            f.location.column, f.id))
+    out.sort(
+        key=lambda f: (
+            f.ticket.system,
+            f.ticket.key,
+            f.location.path,
+            f.location.line,
+            f.location.column,
+            f.id,
+        )
+    )
     return out

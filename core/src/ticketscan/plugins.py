@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pluggy
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -48,7 +48,6 @@ ENTRY_POINT_GROUP = "ticketscan"
 #: The plugin API this core implements. Plugins declare ``ticketscan_api_version = ">=1,<2"``.
 PLUGIN_API_VERSION = "1.0"
 BUILTINS_KEY = "builtins"
-
 
 
 def _base_of(class_name: str) -> type[Component]:
@@ -179,28 +178,28 @@ class Plugins:
 
     def source(self, name: str) -> type[Source]:
         cls = self.get("source", name)
-        assert issubclass(cls, _base_of('Source'))
-        return cls
+        assert issubclass(cls, _base_of("Source"))
+        return cast("type[Source]", cls)
 
     def scanner(self, name: str) -> type[Scanner]:
         cls = self.get("scanner", name)
-        assert issubclass(cls, _base_of('Scanner'))
-        return cls
+        assert issubclass(cls, _base_of("Scanner"))
+        return cast("type[Scanner]", cls)
 
     def sink(self, name: str) -> type[Sink]:
         cls = self.get("sink", name)
-        assert issubclass(cls, _base_of('Sink'))
-        return cls
+        assert issubclass(cls, _base_of("Sink"))
+        return cast("type[Sink]", cls)
 
     def transport(self, name: str) -> type[Transport]:
         cls = self.get("transport", name)
-        assert issubclass(cls, _base_of('Transport'))
-        return cls
+        assert issubclass(cls, _base_of("Transport"))
+        return cast("type[Transport]", cls)
 
     def state_store(self, name: str) -> type[StateStore]:
         cls = self.get("state_store", name)
-        assert issubclass(cls, _base_of('StateStore'))
-        return cls
+        assert issubclass(cls, _base_of("StateStore"))
+        return cast("type[StateStore]", cls)
 
     def by_plugin(self) -> dict[str, list[ComponentSpec]]:
         out: dict[str, list[ComponentSpec]] = {key: [] for key in self.infos}
@@ -329,8 +328,9 @@ def make_plugin_manager(
             )
             _load_one(plugins, info, ep.load)
     for name in sorted(_env_list("TICKETSCAN_PLUGIN_MODULES", env) or ()):
-        info = PluginInfo(key=name.rsplit(".", 1)[-1], module=name,
-                          distribution="(not installed)", version="dev")
+        info = PluginInfo(
+            key=name.rsplit(".", 1)[-1], module=name, distribution="(not installed)", version="dev"
+        )
         _load_one(plugins, info, lambda name=name: importlib.import_module(name))
     for module, info in extra:
         _load_one(plugins, info, lambda module=module: module)

@@ -56,6 +56,11 @@ def _rule(type_name: str, severity: Severity) -> dict[str, Any]:
     }
 
 
+def _title(type_name: str) -> str:
+    info = CANONICAL_TYPES.get(type_name)
+    return info.title if info else type_name
+
+
 def to_sarif(findings: Sequence[Finding]) -> dict[str, Any]:
     types = sorted({f.type for f in findings})
     severity_of_type = {f.type: f.severity for f in findings}
@@ -74,8 +79,7 @@ def to_sarif(findings: Sequence[Finding]) -> dict[str, Any]:
                 "ruleIndex": index[f.type],
                 "level": _LEVEL[f.severity],
                 "message": {
-                    "text": f"{CANONICAL_TYPES[f.type].title if f.type in CANONICAL_TYPES else f.type}"
-                    f" {f.redacted} in {f.ticket.system} ticket {f.ticket.key}"
+                    "text": f"{_title(f.type)} {f.redacted} in {f.ticket.system} ticket {f.ticket.key}"
                     f" ({f.location.part.value}), found by {', '.join(f.scanners)}"
                 },
                 "locations": [

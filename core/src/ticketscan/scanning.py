@@ -23,6 +23,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .components import ComponentSettings, ScanBatch, Scanner
 from .errors import ScannerError, TicketscanError
@@ -83,9 +84,7 @@ def normalize(
             rule_id=located.rule_id,
             type=kind,
             confidence=(
-                located.confidence
-                if located.confidence is not None
-                else scanner.default_confidence
+                located.confidence if located.confidence is not None else scanner.default_confidence
             ),
             verified=located.verified,
             secret_sha256=sha256_text(secret),
@@ -157,7 +156,7 @@ def run_scanners(
     ``memory_mb`` caps the resident memory of each scanner's process group (0: no cap).
     """
     ctx = multiprocessing.get_context("fork")
-    running: dict[str, tuple[multiprocessing.process.BaseProcess, Path, float]] = {}
+    running: dict[str, tuple[Any, Path, float]] = {}
     for cls, settings in scanners:
         scratch = workdir / f"scanner-{cls.name}"
         scratch.mkdir(parents=True, exist_ok=True)
@@ -193,8 +192,9 @@ def run_scanners(
             if name in over and proc.is_alive():
                 _kill_group(proc)
                 result = ScannerResult(
-                    name, error=f"exceeded its memory cap of {memory_mb} MB "
-                    f"({over[name]:.0f} MB resident; raise pipeline.scanner_memory_mb)"
+                    name,
+                    error=f"exceeded its memory cap of {memory_mb} MB "
+                    f"({over[name]:.0f} MB resident; raise pipeline.scanner_memory_mb)",
                 )
             elif proc.is_alive():
                 _kill_group(proc)
@@ -262,12 +262,9 @@ def _collect(name: str, exitcode: int | None, out_path: Path, memory_mb: int) ->
         result.error = str(payload["error"])
         return result
     result.suppressed = int(payload.get("suppressed", 0))
-    result.detections = [
-        (doc, Detection.model_validate(det)) for doc, det in payload["detections"]
-    ]
+    result.detections = [(doc, Detection.model_validate(det)) for doc, det in payload["detections"]]
     return result
 
 
 def scanner_error(result: ScannerResult) -> ScannerError:
     return ScannerError(result.error or "failed", plugin=result.name)
-

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .attachments import AttachmentSettings
 from .components import PublishContext, Scanner, Sink, Source
 from .config import Config
 from .documents import MANIFEST, DocumentWriter, read_manifest
@@ -139,17 +140,24 @@ def fetch(
     instance, event = parse_event(
         plugins, config, payload, body, headers, source=source, delivery_id=delivery_id
     )
-    return fetch_event(instance, event, out_dir)
+    return fetch_event(instance, event, out_dir, attachments=config.attachments)
 
 
-def fetch_event(instance: Source, event: TicketEvent, out_dir: Path) -> Manifest:
+def fetch_event(
+    instance: Source,
+    event: TicketEvent,
+    out_dir: Path,
+    *,
+    attachments: AttachmentSettings | None = None,
+) -> Manifest:
+    """Fetch ``event`` into ``out_dir``; ``attachments`` limits file extraction (None: defaults)."""
     with delivery_context(event.delivery_id):
         if out_dir.exists():
             # idempotent: a re-run replaces what an earlier (maybe partial) run wrote
             shutil.rmtree(out_dir / "text", ignore_errors=True)
             (out_dir / MANIFEST).unlink(missing_ok=True)
         out_dir.mkdir(parents=True, exist_ok=True)
-        writer = DocumentWriter(out_dir, event)
+        writer = DocumentWriter(out_dir, event, attachments)
         if event.skip_reason:
             log.info("nothing to fetch: %s", event.skip_reason)
         else:
@@ -184,7 +192,9 @@ def _plain_dir_manifest(plugins: Plugins, config: Config, folder: Path, tmp: Pat
 
     event = FilesSource.event_for([folder], ticket=folder.name or "local")
     out = tmp / "documents"
-    fetch_event(FilesSource(config.settings_for(FilesSource)), event, out)
+    fetch_event(
+        FilesSource(config.settings_for(FilesSource)), event, out, attachments=config.attachments
+    )
     return out
 
 
@@ -355,10 +365,15 @@ def publish(
             previous = PublishReport.model_validate_json(report_path.read_bytes())
         except ValueError:
             log.warning("ignoring unreadable %s", report_path)
+    from .delivery import DeliverySettings, delivery_settings, state_store_for
+
     sinks: list[Sink] = []
+    policies: dict[str, DeliverySettings] = {}
     for name in sink_names:
         cls = plugins.sink(name)
         sinks.append(cls(config.settings_for(cls)))
+        policies[name] = delivery_settings(config, name)
+    state = state_store_for(plugins, config)
     out_dir.mkdir(parents=True, exist_ok=True)
     report = PublishReport(findings=len(findings))
     for sink in sinks:
@@ -368,16 +383,13 @@ def publish(
             dry_run=dry_run,
             already_delivered=frozenset(done.delivered) if done else frozenset(),
             manifest=manifest,
+            delivery=policies.get(sink.name),
+            state=state,
         )
-    from .delivery import DeliverySettings, delivery_settings, state_store_for
-
         sink_report = sink.publish(findings, context)
-    policies: dict[str, DeliverySettings] = {}
         if done:
             # carry over what earlier attempts delivered, so the report stays complete
             sink_report.delivered = sorted(set(done.delivered) | set(sink_report.delivered))
-        policies[name] = delivery_settings(config, name)
-    state = state_store_for(plugins, config)
             sink_report.suppressed = sorted(
                 set(sink_report.suppressed) - set(sink_report.delivered)
             )
@@ -387,8 +399,6 @@ def publish(
         except Exception as exc:
             log.warning("sink %s did not close cleanly: %s", sink.name, exc)
         if sink_report.ok:
-            delivery=policies.get(sink.name),
-            state=state,
             log.info(
                 "sink %s: %d delivered, %d suppressed",
                 sink.name,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -66,11 +67,20 @@ def sample_findings(ticket_key: str = "SEC-1") -> list[Finding]:
     """Findings built the way a scan builds them, for the SAMPLE_SECRETS."""
     from .models import Document
 
-    ticket = TicketRef(system="jira", key=ticket_key, url=f"https://jira.example.com/browse/{ticket_key}",
-                       project=ticket_key.split("-")[0])
+    ticket = TicketRef(
+        system="jira",
+        key=ticket_key,
+        url=f"https://jira.example.com/browse/{ticket_key}",
+        project=ticket_key.split("-")[0],
+    )
     doc = Document(
-        id="0000-comment", ticket=ticket, part=Part.COMMENT, part_id="10001",
-        path=f"{ticket_key}/comment/10001", size=100, sha256="0" * 64,
+        id="0000-comment",
+        ticket=ticket,
+        part=Part.COMMENT,
+        part_id="10001",
+        path=f"{ticket_key}/comment/10001",
+        size=100,
+        sha256="0" * 64,
         text_path="text/0000-comment.txt",
     )
     pairs = []
@@ -79,9 +89,16 @@ def sample_findings(ticket_key: str = "SEC-1") -> list[Finding]:
             (
                 doc,
                 Detection(
-                    scanner="contract", rule_id=kind, type=kind, confidence=0.9,
-                    secret_sha256=sha256_text(secret), secret_length=len(secret),
-                    redacted=redact(secret), line=line, column=5, end_line=line,
+                    scanner="contract",
+                    rule_id=kind,
+                    type=kind,
+                    confidence=0.9,
+                    secret_sha256=sha256_text(secret),
+                    secret_length=len(secret),
+                    redacted=redact(secret),
+                    line=line,
+                    column=5,
+                    end_line=line,
                     end_column=5 + len(secret),
                 ),
             )
@@ -114,7 +131,9 @@ class ScannerContract:
 
     def _docs(self, tmp_path: Path, text: str) -> Path:
         event = TicketEvent(
-            system="files", event_type="contract", delivery_id="contract",
+            system="files",
+            event_type="contract",
+            delivery_id="contract",
             ticket=TicketRef(system="files", key="CONTRACT-1"),
         )
         out = tmp_path / "documents"
@@ -124,8 +143,9 @@ class ScannerContract:
         return out
 
     def _scan(self, tmp_path: Path, text: str) -> list[Finding]:
-        outcome = scan(_contract_plugins(), self._config(), self._docs(tmp_path, text),
-                       [self.scanner_name])
+        outcome = scan(
+            _contract_plugins(), self._config(), self._docs(tmp_path, text), [self.scanner_name]
+        )
         return outcome.findings
 
     def _planted_text(self) -> str:
@@ -241,22 +261,94 @@ class SinkContract:
 
     def test_skips_what_was_already_delivered(self, tmp_path: Path) -> None:
         findings = sample_findings()
-        context = PublishContext(out_dir=tmp_path,
-                                 already_delivered=frozenset(f.id for f in findings))
+        context = PublishContext(
+            out_dir=tmp_path, already_delivered=frozenset(f.id for f in findings)
+        )
         report = self._sink(tmp_path).publish(findings, context)
         assert report.delivered == []
         assert sorted(report.suppressed) == sorted(f.id for f in findings)
 
 
 class TransportContract:
-    """What every transport must do. Implement ``make_transport`` (a fresh, empty queue)."""
+    """What every transport must do. Implement ``make_transport`` (a fresh, empty queue).
+
+    Optionally implement ``dead_letters`` (what the transport's dead-letter destination holds)
+    so the contract can check that a dead-lettered message keeps its body and error. Set
+    ``redelivery_timeout`` higher for brokers whose nack delay is coarse.
+    """
+
+    #: seconds to wait for a nacked message to come back
+    redelivery_timeout: ClassVar[float] = 15.0
 
     def make_transport(self, tmp_path: Path) -> Transport:
         raise NotImplementedError
 
+    def dead_letters(self, transport: Transport) -> list[tuple[bytes, str]] | None:
+        """(body, error) of every dead-lettered message, or None if it cannot be inspected."""
+        return None
+
     def _message(self, n: int) -> Message:
         body = json.dumps({"webhookEvent": "comment_created", "n": n}).encode()
-        return Message(body=body, attributes={"source": "jira", "delivery_id": f"d-{n}-{os.getpid()}"})
+        return Message(
+            body=body,
+            attributes={
+                "source": "jira",
+                "delivery_id": f"d-{n}-{os.getpid()}-{uuid.uuid4().hex[:8]}",
+                "received_at": "2024-01-01T00:00:00+00:00",
+            },
+        )
+
+    def test_is_registered(self) -> None:
+        transport_name = getattr(self, "transport_name", None)
+        if transport_name is not None:
+            assert transport_name in _contract_plugins().names("transport")
+
+    def test_ping_succeeds_on_a_reachable_broker(self, tmp_path: Path) -> None:
+        transport = self.make_transport(tmp_path)
+        try:
+            transport.ping()
+        finally:
+            transport.close()
+
+    def test_body_is_kept_byte_for_byte(self, tmp_path: Path) -> None:
+        transport = self.make_transport(tmp_path)
+        try:
+            body = b'{ "unusual":  "spacing",\n "utf8": "\xc3\xa9\xe2\x82\xac", "k": [1,2] }'
+            sent = Message(body=body, attributes=dict(self._message(9).attributes))
+            transport.publish(sent)
+            got = _receive_one(transport)
+            assert got.body == body
+            assert got.attributes["received_at"] == sent.attributes["received_at"]
+            transport.ack(got)
+        finally:
+            transport.close()
+
+    def test_attempts_are_counted(self, tmp_path: Path) -> None:
+        transport = self.make_transport(tmp_path)
+        try:
+            transport.publish(self._message(5))
+            first = _receive_one(transport)
+            assert first.attempt == 1
+            transport.nack(first)
+            second = _receive_one(transport, timeout=self.redelivery_timeout)
+            assert second.attempt == 2
+            transport.ack(second)
+        finally:
+            transport.close()
+
+    def test_dead_letter_removes_the_message_and_keeps_the_error(self, tmp_path: Path) -> None:
+        transport = self.make_transport(tmp_path)
+        try:
+            sent = self._message(6)
+            transport.publish(sent)
+            got = _receive_one(transport)
+            transport.dead_letter(got, "EventError: cannot parse a jira event")
+            assert transport.receive(max_messages=1, timeout=1.0) == []
+            held = self.dead_letters(transport)
+            if held is not None:
+                assert (sent.body, "EventError: cannot parse a jira event") in held
+        finally:
+            transport.close()
 
     def test_publish_then_receive_keeps_body_and_attributes(self, tmp_path: Path) -> None:
         transport = self.make_transport(tmp_path)
@@ -278,7 +370,7 @@ class TransportContract:
             transport.publish(self._message(2))
             first = _receive_one(transport)
             transport.nack(first)
-            again = _receive_one(transport, timeout=15)
+            again = _receive_one(transport, timeout=self.redelivery_timeout)
             assert again.body == first.body
             assert again.attempt >= 2
             transport.ack(again)
@@ -307,5 +399,3 @@ def _receive_one(transport: Transport, timeout: float = 10.0) -> Message:
         if got:
             return got[0]
     raise AssertionError("no message received")
-
-

@@ -1,4 +1,4 @@
-"""Built-in sources: ``files`` (local files as a ticket) and ``payload`` (the webhook body itself)."""
+"""Built-in sources: ``files`` (local files as a ticket), ``payload`` (the webhook body)."""
 
 from __future__ import annotations
 
@@ -93,7 +93,9 @@ class FilesSource(Source):
                 yield path
 
 
-_SKIP_KEYS = re.compile(r"(?i)(^self$|avatar|icon|^id$|accountid|^key$|timezone|locale|emailaddress)")
+_SKIP_KEYS = re.compile(
+    r"(?i)(^self$|avatar|icon|^id$|accountid|^key$|timezone|locale|emailaddress)"
+)
 _MIN_LEN = 8
 
 
@@ -175,7 +177,12 @@ def _adf_text(node: Any) -> str | None:
             line.append("\n")
         for child in n.get("content", []) or []:
             if isinstance(child, dict) and child.get("type") in {
-                "paragraph", "heading", "codeBlock", "listItem", "blockquote", "tableCell",
+                "paragraph",
+                "heading",
+                "codeBlock",
+                "listItem",
+                "blockquote",
+                "tableCell",
             }:
                 inner: list[str] = []
                 walk(child, inner)

@@ -14,8 +14,11 @@ pass_state = click.make_pass_decorator(State)
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--requirements", is_flag=True,
-              help="Pins of every plugin distribution (for a derived container image).")
+@click.option(
+    "--requirements",
+    is_flag=True,
+    help="Pins of every plugin distribution (for a derived container image).",
+)
 @pass_state
 def plugins(state: State, as_json: bool, requirements: bool) -> None:
     """List installed plugins: key, distribution, version, kinds, components, load errors."""
@@ -38,13 +41,19 @@ def plugins(state: State, as_json: bool, requirements: bool) -> None:
             }
         )
     if requirements:
-        pins = sorted({f"{r['distribution']}=={r['version']}" for r in rows
-                       if r["key"] != BUILTINS_KEY and r["distribution"] != "unknown"})
+        pins = sorted(
+            {
+                f"{r['distribution']}=={r['version']}"
+                for r in rows
+                if r["key"] != BUILTINS_KEY and r["distribution"] != "unknown"
+            }
+        )
         click.echo("\n".join(pins))
         return
     if as_json:
-        click.echo(json.dumps({"plugin_api_version": PLUGIN_API_VERSION, "plugins": rows},
-                              indent=2))
+        click.echo(
+            json.dumps({"plugin_api_version": PLUGIN_API_VERSION, "plugins": rows}, indent=2)
+        )
         return
     click.echo(f"plugin API {PLUGIN_API_VERSION}")
     header = f"{'key':18} {'distribution':28} {'version':10} {'kinds':26} components"

@@ -11,8 +11,12 @@ from ticketscan.schema import schemas
 
 
 @click.command()
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Write one <Model>.schema.json per model into this folder.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write one <Model>.schema.json per model into this folder.",
+)
 @click.argument("model", required=False)
 def schema(out_dir: Path | None, model: str | None) -> None:
     """Print a model's JSON Schema, or write all of them with --out."""
