@@ -308,6 +308,8 @@ def _password_shape_ok(value: str) -> bool:
         return False
     if re.fullmatch(r"[\d.:/-]+", value) or re.fullmatch(r"[\w.+-]+@[\w-]+\.[\w.]+", value):
         return False
+    if re.fullmatch(r"[A-Za-z]+[:.,;!?]?", value):
+        return False  # a word, maybe with its punctuation ("Authorization:")
     if _WORDY.fullmatch(value) or re.fullmatch(r"[a-z]+(?:[_.-][a-z]+)+", value):
         return False  # a plain word or identifier (password_reset, expired, Required)
     classes = sum(

@@ -11,14 +11,13 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 from pydantic import Field
-
 from ticketscan import ComponentSettings, RawFinding, ScanBatch, Scanner
 from ticketscan.errors import ScannerError
 
 from .engine import Engine, hyperscan_available
 from .rules import RuleSet, default_rules, load_rules
 
-__all__ = ["FastScanner", "RULE_TYPES"]
+__all__ = ["RULE_TYPES", "FastScanner"]
 
 log = logging.getLogger("ticketscan.fastscan")
 
