@@ -10,6 +10,7 @@ leftover is flushed as text.
 from __future__ import annotations
 
 import re
+from html import unescape
 from html.parser import HTMLParser
 
 __all__ = ["html_to_text"]
@@ -137,6 +138,20 @@ class _TextParser(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         self._emit(data)
+
+    # Comments, bogus comments (``</ 0>``), declarations and processing instructions are
+    # invisible in a browser but still part of what was pasted: keep their text for scanning.
+    def handle_comment(self, data: str) -> None:
+        self._emit(f" {unescape(data)} ")
+
+    def handle_decl(self, decl: str) -> None:
+        self._emit(f" {unescape(decl)} ")
+
+    def handle_pi(self, data: str) -> None:
+        self._emit(f" {unescape(data)} ")
+
+    def unknown_decl(self, data: str) -> None:
+        self._emit(f" {unescape(data)} ")
 
     def finish(self) -> str:
         self.close()

@@ -144,6 +144,8 @@ class ZendeskSource(Source):
                     register_secret(value)
             # zenpy logs whole requests and responses at DEBUG: ticket text must not reach logs
             logging.getLogger("zenpy").setLevel(logging.WARNING)
+            # urllib3 logs every URL at DEBUG, attachment download tokens (capability URLs) too
+            logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
             self._client, self._session, self.adapter = make_client(
                 site,
                 email=self.cfg.email,
