@@ -5,4 +5,6 @@ from ticketscan.testing import SAMPLE_SECRETS, ScannerContract
 
 class TestGitleaksContract(ScannerContract):
     scanner_name = "gitleaks"
-    planted = {k: SAMPLE_SECRETS[k] for k in ("aws-access-key-id", "stripe-secret-key", "slack-token")}
+    planted = {
+        k: SAMPLE_SECRETS[k] for k in ("aws-access-key-id", "stripe-secret-key", "slack-token")
+    }
