@@ -37,9 +37,19 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
-__all__ = ["FakeJira", "Recorded", "text_to_adf"]
+__all__ = ["FAKE_SECRETS", "FakeJira", "Recorded", "text_to_adf"]
+
+#: Fake secrets to plant in tickets (random, structurally valid, never real).
+FAKE_SECRETS = {
+    "aws-1": "AKIAQ7ZRT4MWXB3LNPEK",
+    "aws-2": "AKIAV2HDJ6Y3KQ5TLR7M",
+    "aws-3": "AKIAL4NWX7C2RZPB6QJD",
+    "aws-4": "AKIAT5MQW3XZ7RBN2KPD",
+    "aws-5": "AKIAJ3RZX6N2WQ7PLKT4",
+    "github-pat": "ghp_R8mZt2Lq9XvB4nKc7WpJ3sYd6HfG1aQe5UoT",
+}
 
 DEFAULT_EMAIL = "scanner@example.com"
 DEFAULT_TOKEN = "fake-jira-token-0000"
@@ -122,7 +132,8 @@ class FakeJira:
         handler = type("Handler", (_Handler,), {"fake": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        daemon=True)
         self._thread.start()
         return self
 
@@ -231,7 +242,7 @@ class FakeJira:
         if self.flavor == "cloud":
             content_url = f"{self.url}/rest/api/3/attachment/content/{attachment_id}"
         else:
-            content_url = f"{self.url}/secure/attachment/{attachment_id}/{filename}"
+            content_url = f"{self.url}/secure/attachment/{attachment_id}/{quote(filename, safe='')}"
         meta.update(
             id=attachment_id if self.flavor == "server" else int(attachment_id),
             filename=filename, mimeType=mime, size=len(content) if size is None else size,

@@ -17,12 +17,6 @@ if str(TESTS_DIR) not in sys.path:
 from fakes.jira import FakeJira  # noqa: E402
 from ticketscan_jira.source import JiraSettings, JiraSource  # noqa: E402
 
-#: Fake secrets planted in tickets (random, structurally valid, never real).
-AWS_KEY = "AKIAQ7ZRT4MWXB3LNPEK"
-AWS_KEY_2 = "AKIAV2HDJ6Y3KQ5TLR7M"
-AWS_KEY_3 = "AKIAL4NWX7C2RZPB6QJD"
-GITHUB_PAT = "ghp_R8mZt2Lq9XvB4nKc7WpJ3sYd6HfG1aQe5UoT"
-
 
 @pytest.fixture(params=["cloud", "server"])
 def fake_jira(request: pytest.FixtureRequest, fixtures_dir: Path) -> Iterator[FakeJira]:

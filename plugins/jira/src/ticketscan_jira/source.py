@@ -348,7 +348,8 @@ class _Fetch:
             return
         raw_name = meta.get("filename")
         filename = raw_name if isinstance(raw_name, str) and raw_name else attachment_id
-        safe = _UNSAFE.sub("_", filename.replace("/", "_").replace("\\", "_")).strip(". ") or "file"
+        base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+        safe = _UNSAFE.sub("_", base).strip(". ")[:200] or "file"
         path = f"{self.key}/attachment/{attachment_id}/{safe}"
         limit = self.settings.max_attachment_bytes
         size = meta.get("size")

@@ -44,6 +44,8 @@ _BLOCKS = {
     "mediaGroup", "blockCard", "embedCard", "bodiedExtension", "extension", "layoutColumn",
     "caption", "syncBlock", "bodiedSyncBlock", "blockTaskItem",
 }
+#: Blocks whose content is inline: each is at least one line, even when empty.
+_TEXT_BLOCKS = {"paragraph", "heading", "codeBlock"}
 _MAX_DEPTH = 200
 
 
@@ -131,6 +133,8 @@ def _walk(node: Any, path: tuple[Any, ...], out: _Builder, depth: int) -> None:
     if not isinstance(node, dict) or depth > _MAX_DEPTH:
         return
     kind = node.get("type")
+    if not isinstance(kind, str):
+        kind = ""
     attrs = node.get("attrs") if isinstance(node.get("attrs"), dict) else {}
     if kind == "text":
         text = node.get("text")
@@ -170,7 +174,9 @@ def _walk(node: Any, path: tuple[Any, ...], out: _Builder, depth: int) -> None:
         _walk(child, (*path, "content", index), out, depth + 1)
         if isinstance(child, dict) and child.get("type") in _BLOCKS:
             out.ensure_line_start()
-    if block:
+    if kind in _TEXT_BLOCKS:
+        out.newline()  # closes the line, so an empty paragraph is a blank line
+    elif block:
         out.ensure_line_start()
 
 
