@@ -148,7 +148,9 @@ class FakeZendesk:
         return {"ZENPY_FORCE_NETLOC": self.netloc, "ZENPY_FORCE_SCHEME": "http"}
 
     def start(self) -> FakeZendesk:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ticketscan_zendesk.source import ZendeskSource
 
 from tests.fakes.zendesk import FakeZendesk
-from ticketscan_zendesk.source import ZendeskSource
 
 EMAIL = "agent@example.com"
 TOKEN = "fake-api-token-0123456789"

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from ticketscan.errors import EventError
 from ticketscan_zendesk.events import RECOMMENDED_TRIGGER_BODY, TRIGGER_TYPE, prune
 from ticketscan_zendesk.source import ZendeskSource

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.fakes.zendesk import FakeZendesk
 from ticketscan.errors import ConfigError, SourceError
 from ticketscan.models import Manifest, Part
 from ticketscan.steps import fetch_event
 from ticketscan_zendesk.source import ZendeskSource
+
+from tests.fakes.zendesk import FakeZendesk
 
 SECRET_DESC = "AKIAQ3ZL7XKMN2PTRW4Y"
 SECRET_PRIVATE = "AKIAV5HJ2MXQ7RTLNP3K"
@@ -108,7 +108,7 @@ def test_comments_are_paged_with_cursors(make_source, fake: FakeZendesk, tmp_pat
     for i in range(230):
         fake.add_comment(ticket, body=f"comment number {i}", public=i % 2 == 0)
     source, _ = make_source()
-    manifest, texts = fetch(source, trigger(ticket), tmp_path)
+    _, texts = fetch(source, trigger(ticket), tmp_path)
     assert sum(1 for p in texts if "/comment/" in p) == 230
     pages = fake.requests_to("GET", r"/comments")
     assert len(pages) == 3
@@ -125,7 +125,7 @@ def test_comment_event_scans_only_that_comment(
     body = subscription(
         "ticket.comment_added", ticket, {"comment": {"id": str(private), "is_public": False}}
     )
-    manifest, texts = fetch(source, body, tmp_path)
+    _, texts = fetch(source, body, tmp_path)
     assert list(texts) == [f"{ticket}/comment/{private}"]
     assert fake.requests_to("GET", r"/attachments/token/") == []
 

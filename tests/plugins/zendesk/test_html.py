@@ -7,7 +7,6 @@ import re
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from ticketscan_zendesk.html import html_to_text
 
 
