@@ -258,7 +258,10 @@ def load_config(
             raise ConfigError(f"not valid TOML: {exc}", file=str(file)) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"cannot read: {exc}", file=str(file)) from None
-    known = {"pipeline", "logging", "suppress", "state", "receiver", "worker", "routes", "delivery"}
+    known = {
+        "pipeline", "logging", "suppress", "state", "receiver", "worker", "routes", "delivery",
+        "attachments",
+    }
     known |= set(SECTION_OF.values())
     for section in data:
         if section not in known:
