@@ -6,12 +6,14 @@ import httpx
 from ticketscan.delivery import SinkRetryError
 from ticketscan.errors import SinkError
 
+from .common import ssl_context
+
 __all__ = ["make_client", "post"]
 
 
 def make_client(*, verify: bool, ca_file: str | None, timeout: float) -> httpx.Client:
-    verify_arg: bool | str = ca_file if (verify and ca_file) else verify
-    return httpx.Client(verify=verify_arg, timeout=timeout, follow_redirects=False)
+    ctx = ssl_context(verify=verify, ca_file=ca_file)
+    return httpx.Client(verify=ctx, timeout=timeout, follow_redirects=False)
 
 
 def post(
