@@ -263,7 +263,7 @@ def _qp_soft_break(m: re.Match[str]) -> Replacement:
     """
     text = m.string
     start = text.rfind("\n", 0, m.start()) + 1
-    line = text[start : m.start()]
+    line = text[start : m.start()].strip()
     if not (" " in line or "\t" in line or _QP_ESCAPE.search(line)):
         return None
     return ""
