@@ -98,7 +98,7 @@ class RetryingAdapter(HTTPAdapter):
         self.retried = 0
 
     def _backoff(self, attempt: int) -> float:
-        delay = min(self.backoff_max, self.backoff_base * (2**attempt))
+        delay = min(self.backoff_max, self.backoff_base * float(2**attempt))
         return delay * (0.5 + random.random() / 2)
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
