@@ -138,6 +138,8 @@ def translate_go_regex(pattern: str) -> str:
                     continue
                 cls.append(pattern[j])
                 j += 1
+            if j >= n:
+                raise RegexSyntaxError("missing closing ] of a character class")
             cls.append("]")
             out.append("".join(cls))
             i = j + 1
