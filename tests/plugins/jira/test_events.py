@@ -177,3 +177,27 @@ def test_is_configured_only_with_a_url() -> None:
     assert not JiraSource.is_configured({})
     assert not JiraSource.is_configured({"url": ""})
     assert JiraSource.is_configured({"url": "https://acme.atlassian.net"})
+
+
+SMART_VALUES = {
+    "{{now.millis}}": "1718000000000", "{{issue.id}}": "10040", "{{issue.key}}": "SUP-7",
+    "{{comment.id}}": "10019", "{{fieldChange.field}}": "description",
+    "{{fieldChange.fieldId}}": "description", "{{issue.attachment.last.id}}": "10500",
+}
+
+
+def test_documented_automation_bodies_parse(repo_root: Path) -> None:
+    doc = (repo_root / "docs/jira.md").read_text(encoding="utf-8")
+    blocks = [b.split("```", 1)[0] for b in doc.split("```json\n")[1:]]
+    bodies = [b for b in blocks if "{{issue.key}}" in b]
+    assert len(bodies) == 4
+    kinds = set()
+    for body in bodies:
+        for smart, value in SMART_VALUES.items():
+            body = body.replace(smart, value)
+        event = _source().parse_event(json.loads(body))
+        assert event.ticket.key == "SUP-7"
+        assert event.skip_reason is None
+        kinds.add(event.event_type)
+    assert kinds == {"jira:issue_created", "comment_created", "jira:issue_updated",
+                     "attachment_created"}

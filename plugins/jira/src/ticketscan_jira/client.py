@@ -149,11 +149,11 @@ class JiraClient:
 
     def _delay(self, attempt: int, response: requests.Response | None) -> float:
         settings = self.settings
-        backoff = min(settings.max_backoff, settings.backoff * (2 ** (attempt - 1)))
+        backoff = float(min(settings.max_backoff, settings.backoff * 2.0 ** (attempt - 1)))
         if response is not None:
             raw = response.headers.get("Retry-After", "")
             try:
-                return min(settings.max_backoff, max(0.0, float(raw)))
+                return float(min(settings.max_backoff, max(0.0, float(raw))))
             except ValueError:
                 pass
         return backoff
@@ -208,7 +208,9 @@ class JiraClient:
                 f"GET comments of {key} from {start}",
                 lambda params=params: self.jira.get(url, params=params),  # type: ignore[misc]
             )
-            comments = page.get("comments") if isinstance(page, dict) else None
+            if not isinstance(page, dict):
+                raise SourceError(f"Jira returned no comment page for {key}", plugin="jira")
+            comments = page.get("comments")
             if not isinstance(comments, list):
                 raise SourceError(f"Jira returned no comment list for {key}", plugin="jira")
             yield from (c for c in comments if isinstance(c, dict))
@@ -242,7 +244,9 @@ class JiraClient:
                 f"GET changelog of {key} from {start}",
                 lambda params=params: self.jira.get(url, params=params),  # type: ignore[misc]
             )
-            values = page.get("values") if isinstance(page, dict) else None
+            if not isinstance(page, dict):
+                raise SourceError(f"Jira returned no changelog page for {key}", plugin="jira")
+            values = page.get("values")
             if not isinstance(values, list):
                 raise SourceError(f"Jira returned no changelog page for {key}", plugin="jira")
             yield from (v for v in values if isinstance(v, dict))

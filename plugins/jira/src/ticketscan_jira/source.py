@@ -256,12 +256,12 @@ class _Fetch:
                 self._one_comment(comment_id)
         metas = [a for a in values.get("attachment") or [] if isinstance(a, dict)]
         if want_attachments:
-            for meta in metas:
-                self._attachment(meta)
+            for each in metas:
+                self._attachment(each)
         else:
             known = {str(m.get("id")): m for m in metas}
             for attachment_id in event.attachment_ids:
-                meta = known.get(attachment_id)
+                meta: dict[str, Any] | None = known.get(attachment_id)
                 if meta is None:
                     try:
                         meta = self.client.attachment(attachment_id)

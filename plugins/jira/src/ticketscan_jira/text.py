@@ -135,7 +135,8 @@ def _walk(node: Any, path: tuple[Any, ...], out: _Builder, depth: int) -> None:
     kind = node.get("type")
     if not isinstance(kind, str):
         kind = ""
-    attrs = node.get("attrs") if isinstance(node.get("attrs"), dict) else {}
+    raw_attrs = node.get("attrs")
+    attrs: dict[str, Any] = raw_attrs if isinstance(raw_attrs, dict) else {}
     if kind == "text":
         text = node.get("text")
         if isinstance(text, str):
