@@ -664,6 +664,7 @@ class _Extractor:
         what = "tar archive" if kind == "tar" else f"{kind} file"
         if not self.container_allowed(node, what):
             return
+        before = len(self.writer.documents)
         try:
             with file.open("rb") as raw:
                 inner: Any  # closed with ``raw``; decompressors hold no other resource
@@ -685,9 +686,12 @@ class _Extractor:
                     child = node.child(name)
                     self.stream(child, _Prepended(head, stream))  # type: ignore[arg-type]
         except _Skip as exc:
-            self.skip(node, exc.reason)
+            partial = len(self.writer.documents) > before
+            self.skip(node, exc.reason + ("; extraction stopped there" if partial else ""),
+                      truncated=partial)
         except (OSError, EOFError, ValueError, lzma.LZMAError, RuntimeError) as exc:
-            self.skip(node, f"corrupt or unsupported {what} ({_error(exc)})")
+            partial = len(self.writer.documents) > before
+            self.skip(node, f"corrupt or unsupported {what} ({_error(exc)})", truncated=partial)
 
     def _tar(self, node: _Node, stream: _Counted, head: bytes) -> None:
         import tarfile

@@ -9,7 +9,6 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-
 from ticketscan.attachments import AttachmentSettings
 from ticketscan.builtins.sources import FilesSource
 from ticketscan.documents import DocumentWriter

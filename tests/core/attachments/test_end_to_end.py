@@ -46,7 +46,8 @@ def _plant(b: ModuleType, folder: Path) -> dict[str, tuple[str, str, int]]:
     (folder / "t.tar.xz").write_bytes(b.tar_bytes({"etc/app.conf": members["etc/app.conf"](
         keys["tar-xz"])}, mode="w:xz"))
     (folder / "server.log.gz").write_bytes(gzip.compress(f"start\n{line(keys['gz'])}\n".encode()))
-    (folder / "x.7z").write_bytes(b.sevenz_bytes({"cfg/prod.env": f"{line(keys['7z'])}\n".encode()}))
+    seven = b.sevenz_bytes({"cfg/prod.env": f"{line(keys['7z'])}\n".encode()})
+    (folder / "x.7z").write_bytes(seven)
     (folder / "utf16.txt").write_bytes(f"title\n{line(keys['utf16'])}\n".encode("utf-16"))
     (folder / "legacy.txt").write_bytes(f"Grüße\n{line(keys['cp1252'])}\n".encode("cp1252"))
     assert bz2 and lzma  # the tar modes above use them

@@ -11,7 +11,6 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-
 from ticketscan.attachments import AttachmentSettings, sniff
 from ticketscan.config import load_config
 from ticketscan.documents import decode_bytes, detect_encoding
@@ -144,7 +143,7 @@ def test_crlf_line_structure_is_kept(fetch: Any) -> None:
 def test_unsupported_or_corrupt_files_are_recorded_skips(
     fetch: Any, name: str, data: bytes, reason: str
 ) -> None:
-    manifest, texts, skipped = fetch({name: data})
+    _, texts, skipped = fetch({name: data})
     assert name not in texts or name == "bad.pdf"
     assert any(path.startswith(name) and reason in why for path, why in skipped.items()), skipped
 
