@@ -144,7 +144,7 @@ _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]
 def _html(text: str) -> tuple[str, OffsetMap] | None:
     def rep(m: re.Match[str]) -> Replacement:
         value = html.unescape(m.group(0))
-        return None if value == m.group(0) or not value.isprintable() and value != "\n" else value
+        return None if value == m.group(0) or (not value.isprintable() and value != "\n") else value
 
     return _rewrite(text, _ENTITY, rep)
 
@@ -246,9 +246,11 @@ _QP_SOFT = re.compile(r"=\r?\n")
 _QP_HEX = re.compile(r"=([0-9A-F]{2})")
 _NEWLINE = re.compile(r"\r?\n")
 #: a line this long that ends inside a token was probably wrapped by a mail client or editor
-WRAP_MIN_LINE = 60
-_TOKEN_END = re.compile(r"[A-Za-z0-9+/=_.~:@%-]{8,}$")
-_TOKEN_START = re.compile(r"[A-Za-z0-9+/=_.~%-]{4,}")
+WRAP_MIN_LINE = 50
+#: the two halves of a wrapped token, together at least this long
+WRAP_MIN_TOKEN = 16
+_TOKEN_END = re.compile(r"[A-Za-z0-9+/=_.~:@%-]{3,}$")
+_TOKEN_START = re.compile(r"[A-Za-z0-9+/=_.~%-]{3,}")
 
 
 WRAP_MAX_LINE = 80
@@ -297,13 +299,15 @@ def _wrap(text: str) -> tuple[str, OffsetMap] | None:
     def rep(m: re.Match[str]) -> Replacement:
         start = text.rfind("\n", 0, m.start()) + 1
         line = text[start : m.start()]
-        if not WRAP_MIN_LINE <= len(line) <= WRAP_MAX_LINE or not _TOKEN_END.search(line):
+        end = _TOKEN_END.search(line)
+        if not WRAP_MIN_LINE <= len(line) <= WRAP_MAX_LINE or not end:
             return None
         if not re.search(r"\s", line.strip()):
             return None  # no words on the line: a key body or a blob, not wrapped prose
         if "-----" in line:  # PEM armour lines are not wrapped tokens
             return None
-        if not _TOKEN_START.match(text, m.end()):
+        begin = _TOKEN_START.match(text, m.end())
+        if not begin or len(end.group(0)) + len(begin.group(0)) < WRAP_MIN_TOKEN:
             return None
         return ""
 

@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fastscan_fakes import fake_secrets  # noqa: E402
+from fastscan_fakes import fake_secrets
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import random
 import string
 import zlib
 
-
 from ticketscan.checks import _base62  # the same encoding GitHub uses for its checksum
 
 _B62 = string.ascii_letters + string.digits

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from fastscan_fakes import fake_secrets, github_token
-
 from ticketscan_fastscan.engine import Engine
 from ticketscan_fastscan.rules import default_rules, load_rules, translate_go_regex
 
@@ -18,7 +17,8 @@ AZURE = "Zq8vLm2KpX4nRt7WcY1sBa9D" * 3 + "Qz8vLm2KpX4nRt7WcY1sBa9D"[:14] + "=="
 # (text, rule id that must report, the secret it must report)
 POSITIVE = [
     (f"export TOKEN={S['github-token']}", "github-token", S["github-token"]),
-    (f"key id {S['aws-access-key-id']} for the bucket", "aws-access-key-id", S["aws-access-key-id"]),
+    (f"key id {S['aws-access-key-id']} for the bucket", "aws-access-key-id",
+     S["aws-access-key-id"]),
     ('aws_secret_access_key = "k9Fj2LmQ8rT4vX7zB1nC5dG3hJ6pW0sYaEuIoKq2"', "aws-secret-access-key",
      "k9Fj2LmQ8rT4vX7zB1nC5dG3hJ6pW0sYaEuIoKq2"),
     (f"STRIPE={S['stripe-secret-key']}", "stripe-secret-key", S["stripe-secret-key"]),
@@ -30,7 +30,8 @@ POSITIVE = [
     (f"access_token: {S['jwt']}", "jwt", S["jwt"]),
     ("DATABASE_URL=postgres://app:Tr1ckyPa55-word@db.internal:5432/app", "database-url",
      "Tr1ckyPa55-word"),
-    ("mongodb+srv://svc:Q7mYx2Vb9LpR@cluster0.ab12c.mongodb.net/db", "database-url", "Q7mYx2Vb9LpR"),
+    ("mongodb+srv://svc:Q7mYx2Vb9LpR@cluster0.ab12c.mongodb.net/db", "database-url",
+     "Q7mYx2Vb9LpR"),
     ("Server=tcp:db.example.net,1433;Database=crm;User ID=sa;Password=Winter2024!x;",
      "odbc-password", "Winter2024!x"),
     ("git clone https://deploy:h7Gq2Lm9Xv4@git.example.com/org/repo.git", "url-credentials",
@@ -46,7 +47,8 @@ POSITIVE = [
     ('  "password": "kestrel-marble-65-Granite",', "password-assignment",
      "kestrel-marble-65-Granite"),
     (f"AccountKey={AZURE};EndpointSuffix=core.windows.net", "azure-storage-account-key", AZURE),
-    ("-----BEGIN RSA PRIVATE KEY-----\n" + "MIIEpAIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt\n" * 4
+    ("-----BEGIN RSA PRIVATE KEY-----\n"
+     + "MIIEpAIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt\n" * 4
      + "-----END RSA PRIVATE KEY-----", "private-key", None),
 ]
 

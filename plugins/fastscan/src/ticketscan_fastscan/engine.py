@@ -46,6 +46,22 @@ OVERLAP = 64 * 1024
 _LINE_REACH = 16 * 1024
 
 
+def _read_full(fh: BinaryIO, n: int) -> bytes:
+    """Read exactly n bytes, or fewer only at the end of the stream."""
+    data = fh.read(n)
+    if not data or len(data) >= n:
+        return data or b""
+    parts = [data]
+    got = len(data)
+    while got < n:
+        more = fh.read(n - got)
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
 def hyperscan_available() -> bool:
     return _hs is not None
 
@@ -202,13 +218,13 @@ class Engine:
         keywords_seen: set[str] = set()
         pending: list[EngineFinding] = []
         size, overlap = self.chunk_size, self.overlap
-        buf = fh.read(size + overlap)
+        buf = _read_full(fh, size + overlap)
         base = 0
         line_base = 0  # newlines before the chunk
         col_carry = 0  # characters between the last newline and the chunk's start
         while buf:
-            nxt = fh.read(size)
-            owned = size if nxt else len(buf)
+            nxt = _read_full(fh, size)
+            owned = min(size, len(buf)) if nxt else len(buf)
             cands = self._chunk(buf, owned, active, keywords_seen, base == 0)
             pending.extend(self._locate(buf, base, cands, line_base, col_carry))
             if not nxt:
@@ -284,7 +300,7 @@ class Engine:
                 ls = buf.rfind(b"\n", max(0, ws - _LINE_REACH), ws) if ws else -1
                 ws = ls + 1 if ls >= 0 else max(0, ws - _LINE_REACH)
                 le = buf.find(b"\n", to, to + _LINE_REACH)
-                we = n if le < 0 and to + _LINE_REACH >= n else (le if le >= 0 else to + _LINE_REACH)
+                we = le if le >= 0 else min(n, to + _LINE_REACH)
                 if ws < win_end and not rule.window:  # single-line rule: only the new lines
                     ws = win_end
                 self._confirm(rule, regex, buf, ws, we, owned, out)
@@ -305,10 +321,7 @@ class Engine:
             groups = m.groups()
             g: int | str = 0
             if groups:
-                if rule.secret_group:
-                    g = rule.secret_group
-                else:
-                    g = next((i for i, v in enumerate(groups, 1) if v), 0)
+                g = rule.secret_group or next((i for i, v in enumerate(groups, 1) if v), 0)
             raw = m.group(g)
             if not raw:
                 continue
@@ -353,10 +366,9 @@ class Engine:
             pos = c.start
             line, column = lines + 1, self._column(buf, c.start, col_carry)
             inner = buf.count(b"\n", c.start, c.end)
-            if inner:
-                end_column = self._column(buf, c.end, col_carry)
-            else:
-                end_column = column + len(c.secret)
+            end_column = (
+                self._column(buf, c.end, col_carry) if inner else column + len(c.secret)
+            )
             yield EngineFinding(c.rule, c.secret, base + c.start, line, column, line + inner,
                                 end_column)
 

@@ -430,7 +430,8 @@ def _parse(data: dict[str, Any], source: str, base: Path | None) -> RuleSet:
             problems.append(RuleProblem(rule_id, "has no regex (a path-only rule flags files "
                                         "by name; ticket text has none to match)"))
             continue
-        origin = "ticketscan" if any(k in raw for k in ("type", "confidence", "check")) else "gitleaks"
+        own_keys = ("type", "confidence", "check")
+        origin = "ticketscan" if any(k in raw for k in own_keys) else "gitleaks"
         try:
             kind = _rule_type(rule_id, raw.get("type"))
         except ValueError as exc:
