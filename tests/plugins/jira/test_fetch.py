@@ -349,3 +349,16 @@ def test_errors_and_logs_never_hold_the_token(
     with pytest.raises(SourceError) as err:
         _fetch(source, _event(source, "jira:issue_created"), tmp_path)
     assert_no_secrets([str(err.value), caplog.text], [fake_cloud.token])
+
+
+def test_debug_logs_never_hold_ticket_text(
+    fake_jira: FakeJira, make_source: MakeSource, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """atlassian-python-api logs response bodies at DEBUG; the plugin silences those records."""
+    _ticket(fake_jira)
+    caplog.set_level("DEBUG")
+    source = make_source(fake_jira, custom_fields=["customfield_10010"])
+    manifest = _fetch(source, _event(source, "jira:issue_created"), tmp_path)
+    assert len(manifest.documents) >= 6
+    assert_no_secrets([caplog.text], [AWS_KEY, AWS_KEY_2, AWS_KEY_3, GITHUB_PAT])

@@ -11,3 +11,8 @@ ticketscan_api_version = ">=1,<2"
 @hookimpl
 def register_sources(register: Register) -> None:
     register("ticketscan_jira.source:JiraSource", name="jira")
+
+
+@hookimpl
+def register_sinks(register: Register) -> None:
+    register("ticketscan_jira.remediate:JiraRemediate", name="jira-remediate")

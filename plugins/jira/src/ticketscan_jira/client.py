@@ -27,7 +27,7 @@ from ticketscan.errors import SourceError
 if TYPE_CHECKING:
     from atlassian import Jira
 
-    from .source import JiraSettings
+    from .source import JiraConnection
 
 __all__ = ["JiraClient", "NotFound", "TooLarge", "make_client"]
 
@@ -45,16 +45,21 @@ class TooLarge(Exception):
     """A download went over the configured size limit."""
 
 
-def flavor_of(settings: JiraSettings) -> str:
+def flavor_of(settings: JiraConnection) -> str:
     if settings.flavor != "auto":
         return settings.flavor
     host = (urlsplit(settings.url or "").hostname or "").lower()
     return "cloud" if host.endswith((".atlassian.net", ".jira.com", ".jira-dev.com")) else "server"
 
 
-def make_client(settings: JiraSettings) -> Jira:
+def make_client(settings: JiraConnection) -> Jira:
     """The real atlassian-python-api client for these settings (no request is sent yet)."""
     from atlassian import Jira
+
+    # atlassian-python-api logs every response body ("HTTP: Response text -> ...") and every
+    # request body (a curl line) at DEBUG: that is ticket text, secrets included. Never let
+    # those records through, even under --debug.
+    quiet_client_logs()
 
     if not settings.url:
         raise SourceError("no Jira URL configured (sources.jira.url)", plugin="jira")
@@ -89,10 +94,24 @@ def _same_origin(url: str, base: str) -> bool:
     )
 
 
+class _NoBodies(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.DEBUG
+
+
+def quiet_client_logs() -> None:
+    """Drop atlassian-python-api's DEBUG records (they carry request and response bodies)."""
+    client_log = logging.getLogger("atlassian.rest_client")
+    if not any(isinstance(f, _NoBodies) for f in client_log.filters):
+        client_log.addFilter(_NoBodies())
+    if client_log.level == logging.NOTSET or client_log.level < logging.INFO:
+        client_log.setLevel(logging.INFO)
+
+
 class JiraClient:
     """Requests ticketscan makes, with retries and error mapping."""
 
-    def __init__(self, settings: JiraSettings, *, sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, settings: JiraConnection, *, sleep: Callable[[float], None] = time.sleep):
         self.settings = settings
         self.jira = make_client(settings)
         self.cloud = flavor_of(settings) == "cloud"

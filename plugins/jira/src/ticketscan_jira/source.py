@@ -33,7 +33,7 @@ from ticketscan.models import Part, TicketEvent, TicketRef
 from .client import JiraClient, NotFound, TooLarge, flavor_of
 from .text import adf_to_text, wiki_to_text
 
-__all__ = ["SUPPORTED_EVENTS", "JiraSettings", "JiraSource"]
+__all__ = ["SUPPORTED_EVENTS", "JiraConnection", "JiraSettings", "JiraSource"]
 
 log = logging.getLogger("ticketscan.jira")
 
@@ -52,8 +52,8 @@ _ID = re.compile(r"^[0-9]{1,19}$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ +-]+")
 
 
-class JiraSettings(ComponentSettings):
-    """``[sources.jira]``."""
+class JiraConnection(ComponentSettings):
+    """How to reach Jira: shared by the ``jira`` source and the ``jira-remediate`` sink."""
 
     url: str | None = Field(default=None, description="Base URL, e.g. https://acme.atlassian.net")
     flavor: Literal["auto", "cloud", "server"] = Field(
@@ -65,6 +65,16 @@ class JiraSettings(ComponentSettings):
     token: SecretStr | None = Field(
         default=None, description="API token (Cloud) or personal access token (Data Center)."
     )
+    page_size: int = Field(default=100, ge=1, le=1000)
+    timeout: float = Field(default=30.0, gt=0, description="Seconds per HTTP request.")
+    retries: int = Field(default=4, ge=0, description="Retries on 429/5xx/timeouts.")
+    backoff: float = Field(default=1.0, ge=0, description="First backoff in seconds (doubles).")
+    max_backoff: float = Field(default=30.0, ge=0, description="Cap on one wait, Retry-After too.")
+
+
+class JiraSettings(JiraConnection):
+    """``[sources.jira]``."""
+
     custom_fields: list[str] = Field(
         default_factory=list, description="Custom text field ids to scan, e.g. customfield_10010."
     )
@@ -76,11 +86,6 @@ class JiraSettings(ComponentSettings):
     )
     max_attachment_bytes: int = Field(default=100 * 1024 * 1024, ge=0)
     max_comments: int = Field(default=10_000, ge=0, description="Stop after this many comments.")
-    page_size: int = Field(default=100, ge=1, le=1000)
-    timeout: float = Field(default=30.0, gt=0, description="Seconds per HTTP request.")
-    retries: int = Field(default=4, ge=0, description="Retries on 429/5xx/timeouts.")
-    backoff: float = Field(default=1.0, ge=0, description="First backoff in seconds (doubles).")
-    max_backoff: float = Field(default=30.0, ge=0, description="Cap on one wait, Retry-After too.")
 
 
 class JiraSource(Source):
