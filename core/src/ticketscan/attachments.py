@@ -402,9 +402,16 @@ def _display_name(name: str) -> str:
     return name[:512] or "unnamed"
 
 
+_TOKENISH = re.compile(r"[A-Za-z0-9+/=_-]{16,}")
+
+
 def _error(exc: BaseException) -> str:
+    """An exception for a skip reason. Parser messages can quote the file's content (and so a
+    secret): a message with quotes or a long token-like run is reduced to the exception type."""
     text = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+    if not text or any(q in text for q in "'\"`") or _TOKENISH.search(text):
+        return type(exc).__name__
+    return f"{type(exc).__name__}: {text[:200]}"
 
 
 class _Extractor:
@@ -578,6 +585,7 @@ class _Extractor:
 
     def zip(self, node: _Node, file: Path) -> None:
         import zipfile
+        import zlib
 
         try:
             entries = _zip_entry_count(file)
@@ -605,12 +613,13 @@ class _Extractor:
         except _Skip as exc:
             self.skip(node, exc.reason)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
-                NotImplementedError, RuntimeError) as exc:
+                NotImplementedError, RuntimeError, zlib.error) as exc:
             self.skip(node, f"corrupt or unsupported zip archive ({_error(exc)})")
 
     def _zip_members(self, node: _Node, archive: Any) -> None:
         import stat
         import zipfile
+        import zlib
 
         for info in archive.infolist():
             self.budget.entry()
@@ -652,7 +661,7 @@ class _Extractor:
             except _Skip as exc:
                 self.skip(child, exc.reason)
             except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError,
-                    RuntimeError) as exc:
+                    RuntimeError, zlib.error) as exc:
                 self.skip(child, f"cannot read archive member ({_error(exc)})")
 
     def compressed(self, node: _Node, file: Path, kind: str) -> None:
@@ -660,6 +669,7 @@ class _Extractor:
         import bz2
         import gzip
         import lzma
+        import zlib
 
         what = "tar archive" if kind == "tar" else f"{kind} file"
         if not self.container_allowed(node, what):
@@ -689,7 +699,7 @@ class _Extractor:
             partial = len(self.writer.documents) > before
             self.skip(node, exc.reason + ("; extraction stopped there" if partial else ""),
                       truncated=partial)
-        except (OSError, EOFError, ValueError, lzma.LZMAError, RuntimeError) as exc:
+        except (OSError, EOFError, ValueError, lzma.LZMAError, RuntimeError, zlib.error) as exc:
             partial = len(self.writer.documents) > before
             self.skip(node, f"corrupt or unsupported {what} ({_error(exc)})", truncated=partial)
 
@@ -1005,6 +1015,12 @@ def add_file(
         writer.skip(path, exc.reason)
     except RecursionError:
         writer.skip(path, "nested too deeply to read; not scanned", truncated=True)
+    except Exception as exc:  # a parser failing in a way not foreseen: record it, go on
+        log.warning("extracting %s failed: %s", path, _error(exc))
+        writer.skip(
+            path, f"extraction failed ({_error(exc)}); what was not extracted is not scanned",
+            truncated=bool(extractor.documents),
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return extractor.documents

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -229,3 +231,31 @@ def test_attachments_settings_come_from_env() -> None:
     config = load_config(env={"TICKETSCAN__ATTACHMENTS__MAX_ENTRIES": "7"})
     assert config.attachments.max_entries == 7
     assert AttachmentSettings().max_entries == 10_000
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"%PDF-1.4\n1 0 obj << /Type /Catalog /X (" + KEY.encode() + b") >> " + KEY.encode(),
+        b"PK\x03\x04" + KEY.encode() * 3,
+        b"\x1f\x8b\x08\x00" + KEY.encode() * 3,
+        b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + KEY.encode() * 3,
+    ],
+)
+def test_skip_reasons_never_quote_file_content(fetch: Any, data: bytes) -> None:
+    manifest, _, _ = fetch({"bad.bin": data})
+    assert manifest.skipped
+    assert KEY not in json.dumps([s.model_dump() for s in manifest.skipped])
+
+
+def test_importing_core_does_not_load_the_parsers() -> None:
+    code = (
+        "import sys, ticketscan.cli.main, ticketscan.config, ticketscan.attachments, "
+        "ticketscan.steps\n"
+        "heavy = [m for m in ('docx', 'openpyxl', 'pptx', 'pypdf', 'py7zr', 'charset_normalizer',"
+        " 'lxml') if m in sys.modules]\n"
+        "print(','.join(heavy))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == ""

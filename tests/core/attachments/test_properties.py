@@ -140,7 +140,8 @@ def test_huge_entry_counts_stop_at_max_entries(count: int, kind: str) -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(magic=st.sampled_from([b"", b"PK\x03\x04", b"PK\x05\x06", b"\x1f\x8b", b"BZh9",
+@given(magic=st.sampled_from([b"", b"PK\x03\x04", b"PK\x05\x06", b"\x1f\x8b",
+                              b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff", b"BZh9",
                               b"\xfd7zXZ\x00", b"7z\xbc\xaf\x27\x1c", b"%PDF-1.7\n",
                               b"From: a@b\nTo: c@d\nMIME-Version: 1.0\nSubject: x\n\n",
                               b"\xff\xfe", b"\xef\xbb\xbf"]),
