@@ -1,4 +1,4 @@
-"""ticketscan plugin: Zendesk (registered lazily: zenpy loads only when used)."""
+"""ticketscan plugin: Zendesk source and remediation sink (lazy: zenpy loads only when used)."""
 
 from __future__ import annotations
 
@@ -11,3 +11,8 @@ ticketscan_api_version = ">=1,<2"
 @hookimpl
 def register_sources(register: Register) -> None:
     register("ticketscan_zendesk.source:ZendeskSource", name="zendesk")
+
+
+@hookimpl
+def register_sinks(register: Register) -> None:
+    register("ticketscan_zendesk.remediate:ZendeskRemediateSink", name="zendesk-remediate")

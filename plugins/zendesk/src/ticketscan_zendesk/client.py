@@ -75,8 +75,8 @@ class RetryingAdapter(HTTPAdapter):
     * ``Retry-After`` is honoured when present, unless it asks for more than
       ``max_retry_after`` seconds (then we give up at once: exit 3 lets the queue retry later).
     * Otherwise the wait is ``backoff_base * 2**attempt`` with jitter, capped at ``backoff_max``.
-    * POST is retried only on 429 (Zendesk did not process it); never on 5xx or timeouts, so an
-      internal note is never added twice.
+    * POST, and requests ``no_retry`` picks, are retried only on 429 (Zendesk did not process
+      it); never on 5xx or timeouts, so an internal note is never added twice.
     """
 
     def __init__(
@@ -96,6 +96,9 @@ class RetryingAdapter(HTTPAdapter):
         self.max_retry_after = max_retry_after
         self.sleep = sleep
         self.retried = 0
+        #: Requests that must not be resent even though their method is idempotent (adding a
+        #: comment is a ``PUT /api/v2/tickets/{id}``): retried only on 429, like POST.
+        self.no_retry: Callable[[requests.PreparedRequest], bool] | None = None
 
     def _backoff(self, attempt: int) -> float:
         delay = min(self.backoff_max, self.backoff_base * float(2**attempt))
@@ -103,12 +106,14 @@ class RetryingAdapter(HTTPAdapter):
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         method = (request.method or "GET").upper()
+        once = self.no_retry is not None and self.no_retry(request)
+        idempotent = method in IDEMPOTENT and not once
         attempt = 0
         while True:
             try:
                 response = super().send(request, **kwargs)
             except (requests.exceptions.Timeout, requests.exceptions.ConnectionError):
-                if method not in IDEMPOTENT or attempt >= self.retries:
+                if not idempotent or attempt >= self.retries:
                     raise
                 delay = self._backoff(attempt)
                 log.warning(
@@ -123,7 +128,7 @@ class RetryingAdapter(HTTPAdapter):
                 status = response.status_code
                 if status not in RETRY_STATUS:
                     return response
-                retryable = method in IDEMPOTENT or status == 429
+                retryable = idempotent or status == 429
                 wait = parse_retry_after(response.headers.get("Retry-After"))
                 if (
                     not retryable
