@@ -762,7 +762,7 @@ class _Run:
         self, action: str, todo: Sequence[Target], body: str, *, public: bool, switch: str
     ) -> None:
         request = f"PUT /api/v2/tickets/{self.key} (comment, public={str(public).lower()})"
-        covered = {
+        covered: dict[str, Any] = {
             "findings": [t.finding.id for t in todo],
             "fingerprints": sorted({t.finding.fingerprint for t in todo}),
         }
