@@ -1,6 +1,7 @@
 """Core's built-in plugins, registered through the ``ticketscan`` entry-point group.
 
-Sources ``files`` and ``payload``; sinks ``jsonl``, ``sarif`` and ``stdout``. Registered as
+Sources ``files`` and ``payload``; sinks ``jsonl``, ``sarif`` and ``stdout``; transport
+``embedded``. Registered as
 strings, so listing them imports nothing but this module.
 """
 
@@ -22,6 +23,11 @@ def register_sinks(register: Register) -> None:
     register("ticketscan.builtins.sinks:JsonlSink", name="jsonl")
     register("ticketscan.builtins.sinks:SarifSink", name="sarif")
     register("ticketscan.builtins.sinks:StdoutSink", name="stdout")
+
+
+@hookimpl
+def register_transports(register: Register) -> None:
+    register("ticketscan.builtins.embedded:EmbeddedTransport", name="embedded")
 
 
 @hookimpl
