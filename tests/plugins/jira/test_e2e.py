@@ -205,3 +205,37 @@ def test_deleted_ticket_exits_0_and_records_the_skip(
     assert result.returncode == 0, result.stderr[-2000:]
     manifest = json.loads((out / "documents" / "manifest.json").read_text())
     assert "404" in manifest["skipped"][0]["reason"]
+
+
+def test_run_with_jira_remediate_masks_the_comment_in_place(
+    fake_jira: FakeJira, fixtures_dir: Path, tmp_path: Path
+) -> None:
+    """The whole pipeline: detect-secrets finds the key, jira-remediate masks it in Jira."""
+    webhook = fixtures_dir / COMMENT_WEBHOOK
+    payload = json.loads(webhook.read_text("utf-8"))
+    _plant(fake_jira, payload["issue"]["key"], payload["comment"]["id"])
+    config = _config(fake_jira, tmp_path / "ticketscan.toml", incremental=True)
+    email = f'email = "{fake_jira.email}"' if fake_jira.flavor == "cloud" else ""
+    config.write_text(config.read_text().replace('sinks = ["jsonl"]',
+                                                 'sinks = ["jsonl", "jira-remediate"]') + f"""
+[sinks.jira-remediate]
+url = "{fake_jira.url}"
+flavor = "{fake_jira.flavor}"
+{email}
+token = {{ env = "JIRA_TEST_TOKEN" }}
+apply = ["mask"]
+""")
+    out = tmp_path / "out"
+    result = run_cli(["--config", str(config), "run", "--event", str(webhook),
+                      "--source", "jira", "--out", str(out)],
+                     env={"JIRA_TEST_TOKEN": fake_jira.token})
+    assert result.returncode in (0, 1), result.stderr[-3000:]
+    report = json.loads((out / "publish-report.json").read_text())
+    actions = report["sinks"]["jira-remediate"]["actions"]
+    assert [a["outcome"] for a in actions] == ["masked"]
+    body = fake_jira.comment("TES-41", "10019")["body"]
+    text = json.dumps(body)
+    assert SECRETS["comment"] not in text
+    assert "*" * len(SECRETS["comment"]) in text
+    assert "the customer pasted" in text
+    assert_no_secrets([result.stdout, result.stderr, json.dumps(report)], SECRETS.values())

@@ -232,3 +232,21 @@ def test_no_request_log_or_report_carries_the_secret(
     blobs += [r.path for r in fake_jira.requests]
     blobs += [caplog.text, report.model_dump_json()]
     assert_no_secrets(blobs, [SECRET, OTHER])
+
+
+def test_documented_configuration_is_valid(
+    repo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ticketscan.config import load_config
+
+    doc = (repo_root / "docs/jira.md").read_text(encoding="utf-8")
+    blocks = [b.split("```", 1)[0] for b in doc.split("```toml\n")[1:]]
+    (block,) = [b for b in blocks if "[sinks.jira-remediate]" in b]
+    path = tmp_path / "ticketscan.toml"
+    path.write_text(block.replace('sinks = ["slack", "jira-remediate"]', "sinks = []"))
+    monkeypatch.setenv("JIRA_API_TOKEN", "x")
+    config = load_config(path, env={"JIRA_API_TOKEN": "x"})
+    settings = config.settings_for(JiraRemediate)
+    assert isinstance(settings, RemediateSettings)
+    assert [p.actions for p in settings.policies] == [["mask", "restrict", "note"], ["note"]]
+    assert settings.apply == ["mask", "note"]
