@@ -46,7 +46,7 @@ _versions: dict[str, tuple[int, ...] | None] = {}
 def bundled_binary() -> str | None:
     """The Kingfisher binary inside the installed kingfisher-bin wheel, if any."""
     try:
-        import kingfisher  # type: ignore[import-not-found]
+        import kingfisher
     except ImportError:
         return None
     path = Path(kingfisher.__file__).parent / "bin" / "kingfisher"
