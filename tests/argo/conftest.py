@@ -14,7 +14,9 @@ import json
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -164,6 +166,7 @@ class TaskRun:
     stdout: str
     stderr: str
     outputs: dict[str, Path]
+    seconds: float = 0.0
 
 
 class ArgoEventsParams:
@@ -276,7 +279,9 @@ class DagHarness:
         return matches[0]
 
     @staticmethod
-    def _order(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _levels(tasks: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        """Tasks grouped in dependency order; tasks within a group run concurrently (as
+        Argo starts every task whose dependencies are done)."""
         deps: dict[str, set[str]] = {}
         for task in tasks:
             expr = task.get("depends", "")
@@ -286,15 +291,14 @@ class DagHarness:
             deps[task["name"]] = set(names)
         by_name = {t["name"]: t for t in tasks}
         assert set().union(*deps.values()) <= set(by_name), "depends names an unknown task"
-        ordered: list[dict[str, Any]] = []
+        levels: list[list[dict[str, Any]]] = []
         done: set[str] = set()
-        while len(ordered) < len(tasks):
-            ready = [n for n in by_name if n not in done and deps[n] <= done]
+        while len(done) < len(tasks):
+            ready = sorted(n for n in by_name if n not in done and deps[n] <= done)
             assert ready, f"dependency cycle among {set(by_name) - done}"
-            for n in sorted(ready):
-                ordered.append(by_name[n])
-                done.add(n)
-        return ordered
+            levels.append([by_name[n] for n in ready])
+            done.update(ready)
+        return levels
 
     @staticmethod
     def _substitute(text: str, values: Mapping[str, Any]) -> Any:
@@ -337,15 +341,18 @@ class DagHarness:
             assert a["name"] in artifacts, f"workflow artifact {a['name']} not supplied"
             values[f"inputs.artifacts.{a['name']}"] = artifacts[a["name"]]
         results: dict[str, TaskRun] = {}
-        for task in self._order(entry["dag"]["tasks"]):
-            template = self._template(namespace, wft, task)
-            run = self._run_task(task, template, values)
-            results[task["name"]] = run
-            self.runs.append(run)
-            if run.returncode != 0:
+        for level in self._levels(entry["dag"]["tasks"]):
+            with ThreadPoolExecutor(max_workers=len(level)) as pool:
+                runs = list(pool.map(
+                    lambda task: self._run_task(
+                        task, self._template(namespace, wft, task), values), level))
+            for task, run in zip(level, runs, strict=True):
+                results[task["name"]] = run
+                self.runs.append(run)
+                for name, path in run.outputs.items():
+                    values[f"tasks.{task['name']}.outputs.artifacts.{name}"] = path
+            if any(run.returncode != 0 for run in runs):
                 break  # a failed task fails the DAG: its dependants never start
-            for name, path in run.outputs.items():
-                values[f"tasks.{task['name']}.outputs.artifacts.{name}"] = path
         return results
 
     def _run_task(self, task: Mapping[str, Any], template: Mapping[str, Any],
@@ -417,7 +424,9 @@ class DagHarness:
                     f"{task['name']}: Secret {ref['name']} key {ref['key']} is required"
                 )
         env.update(self.extra_env)
+        started = time.monotonic()
         proc = self.run_cli(argv, cwd=pod / "tmp", env=env)
+        seconds = time.monotonic() - started
         outputs: dict[str, Path] = {}
         if proc.returncode == 0:
             for art in template.get("outputs", {}).get("artifacts", []):
@@ -426,7 +435,8 @@ class DagHarness:
                     f"{task['name']}: output artifact {art['name']} ({art['path']}) missing"
                 )
                 outputs[art["name"]] = produced
-        return TaskRun(task["name"], argv, proc.returncode, proc.stdout, proc.stderr, outputs)
+        return TaskRun(task["name"], argv, proc.returncode, proc.stdout, proc.stderr, outputs,
+                       seconds)
 
     def _write_config_map(self, ref: Mapping[str, Any], host: Path, task: Mapping[str, Any]
                           ) -> None:
