@@ -13,6 +13,7 @@ ticketscan uses:
 * ``GET  /attachments/token/{token}/?name=...``              → the file, streamed
 * ``PUT  /api/v2/tickets/{t}/comments/{c}/redact.json``      → ``{"text": ...}`` redaction
 * ``PUT  /api/v2/comment_redactions/{c}.json``               → Agent Workspace redaction
+  (``<redact>`` tags; a tag carrying the ``redact`` attribute is removed whole)
 * ``PUT  /api/v2/tickets/{t}/comments/{c}/attachments/{a}/redact.json``
 * ``PUT  /api/v2/tickets/{t}/comments/{c}/make_private.json``
 * ``PUT  /api/v2/tickets/{t}.json`` with ``ticket.comment``   → adds a comment (internal note)
@@ -552,7 +553,7 @@ def _handler_for(fake: FakeZendesk) -> type[BaseHTTPRequestHandler]:
             if (
                 not isinstance(ticket_id, int)
                 or not isinstance(marked, str)
-                or "<redact>" not in marked
+                or not re.search(r"<redact>| redact/?>", marked)
             ):
                 return self._send(
                     400,
@@ -563,7 +564,8 @@ def _handler_for(fake: FakeZendesk) -> type[BaseHTTPRequestHandler]:
                 )
             comment = self._ticket_comment(ticket_id, comment_id)
             targets = re.findall(r"<redact>(.*?)</redact>", marked, flags=re.S)
-            unmarked = re.sub(r"</?redact>", "", marked)
+            # the `redact` attribute removes a whole tag (a link whose href is the secret)
+            unmarked = re.sub(r" redact(?=/?>)", "", re.sub(r"</?redact>", "", marked))
             if unmarked != comment["html_body"]:
                 return self._send(
                     422,
@@ -583,7 +585,7 @@ def _handler_for(fake: FakeZendesk) -> type[BaseHTTPRequestHandler]:
             comment["html_body"] = re.sub(
                 r"<redact>(.*?)</redact>",
                 lambda m: REDACTED_CHAR * len(html.unescape(m.group(1))),
-                marked,
+                re.sub(r"<[^<>]* redact/?>", "", marked),
                 flags=re.S,
             )
             self._send(

@@ -19,8 +19,15 @@ from typing import Any
 from ticketscan.components import PublishContext
 from ticketscan.documents import DocumentWriter
 from ticketscan.merge import build_findings
-from ticketscan.models import Detection, Finding, SinkReport, TicketEvent, TicketRef, redact
-from ticketscan.models import sha256_text
+from ticketscan.models import (
+    Detection,
+    Finding,
+    SinkReport,
+    TicketEvent,
+    TicketRef,
+    redact,
+    sha256_text,
+)
 from ticketscan_zendesk.remediate import ZendeskRemediateSink
 from ticketscan_zendesk.source import ZendeskSource
 
@@ -100,7 +107,11 @@ def make_sink(fake: FakeZendesk, **settings: Any) -> ZendeskRemediateSink:
 
 
 def publish(
-    sink: ZendeskRemediateSink, findings: Sequence[Finding], tmp_path: Path, *, dry_run: bool = False
+    sink: ZendeskRemediateSink,
+    findings: Sequence[Finding],
+    tmp_path: Path,
+    *,
+    dry_run: bool = False,
 ) -> SinkReport:
     try:
         return sink.publish(findings, PublishContext(out_dir=tmp_path, dry_run=dry_run))

@@ -358,7 +358,8 @@ class _Run:
         text: str | None = None
         if part in (Part.SUMMARY, Part.FIELD, Part.HISTORY, Part.FILE):
             target.state = "unsupported"
-            target.reason = f"Zendesk cannot redact a ticket's {part.value}; edit it by hand"
+            what = {Part.SUMMARY: "subject", Part.FIELD: "custom fields"}.get(part, part.value)
+            target.reason = f"Zendesk has no redaction for a ticket's {what}; edit it by hand"
             return
         if part in (Part.ATTACHMENT, Part.ARCHIVE_MEMBER):
             self._locate_attachment(target)
