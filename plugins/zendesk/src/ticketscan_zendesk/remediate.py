@@ -283,13 +283,17 @@ class _Run:
         entry.update({k: v for k, v in extra.items() if v is not None})
         self.report.actions.append(entry)
         level = logging.WARNING if status == "failed" else logging.INFO
+        edit = extra.get("edit")
         log.log(
             level,
-            "zendesk-remediate: %s %s on ticket %s%s%s",
+            "zendesk-remediate: %s %s on ticket %s%s%s%s",
             action,
             status,
             self.key,
             f" {target.finding.type} {target.finding.redacted} at {target.where}" if target else "",
+            f" via {extra['request']}" + (f" → {edit['after']}" if edit else "")
+            if extra.get("request") and status in ("planned", "done")
+            else "",
             f": {extra['reason']}" if extra.get("reason") else "",
         )
 
