@@ -245,6 +245,8 @@ class Sink(Component):
     batch_size: ClassVar[int] = 500
     #: True: one batch per ticket (a Slack message or an e-mail digest per ticket).
     batch_by_ticket: ClassVar[bool] = False
+    #: False: the sink writes one artifact of all findings (a SARIF file): never split.
+    batchable: ClassVar[bool] = True
 
     def publish(self, findings: Sequence[Finding], context: PublishContext) -> SinkReport:
         from . import delivery as dl
@@ -280,11 +282,12 @@ class Sink(Component):
         if not routed:
             return report
         size = policy.batch_size or self.batch_size
-        batches = (
-            dl.group_by_ticket(routed, policy.batch_size)
-            if self.batch_by_ticket
-            else dl.chunk(routed, size)
-        )
+        if not self.batchable:
+            batches = [routed]
+        elif self.batch_by_ticket:
+            batches = dl.group_by_ticket(routed, policy.batch_size)
+        else:
+            batches = dl.chunk(routed, size)
         deadline = time.monotonic() + policy.retry.max_elapsed
         try:
             for batch in batches:

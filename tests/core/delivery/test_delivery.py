@@ -293,3 +293,15 @@ def test_ticket_ref_is_part_of_the_key() -> None:
     g = f.model_copy(update={"ticket": TicketRef(system="zendesk", key="SEC-1")})
     assert alert_key("s", f) != alert_key("s", g) != alert_key("t", g)
     assert f.secret_sha256 in alert_key("s", f)
+
+
+def test_sarif_gets_every_finding_in_one_file_whatever_the_batch_size(tmp_path: Path) -> None:
+    import json
+
+    from ticketscan.builtins.sinks import SarifSink
+
+    findings = _findings()
+    report = SarifSink().publish(findings, _ctx(tmp_path, delivery=DeliverySettings(batch_size=1)))
+    assert report.ok
+    sarif = json.loads((tmp_path / "ticketscan-findings.sarif").read_text())
+    assert len(sarif["runs"][0]["results"]) == len(findings)

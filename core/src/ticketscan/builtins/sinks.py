@@ -26,6 +26,7 @@ class JsonlSink(Sink):
 
     name = "jsonl"
     description = "append findings to a JSON-lines file"
+    batchable = False  # one file / one table of everything
 
     class Settings(ComponentSettings):
         path: str = Field(
@@ -64,6 +65,7 @@ class SarifSink(Sink):
 
     name = "sarif"
     description = "write findings as SARIF 2.1.0"
+    batchable = False  # one file / one table of everything
 
     class Settings(ComponentSettings):
         path: str = Field(default="ticketscan-findings.sarif", description="Output file.")
@@ -82,6 +84,7 @@ class StdoutSink(Sink):
 
     name = "stdout"
     description = "print a redacted table of findings"
+    batchable = False  # one file / one table of everything
 
     class Settings(ComponentSettings):
         color: bool | None = Field(default=None, description="Force colour on or off.")
