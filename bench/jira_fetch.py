@@ -6,12 +6,16 @@ through atlassian-python-api over HTTP on 127.0.0.1 into a documents folder (att
 streamed to disk in chunks, then decoded by core). Both flavors: Cloud (REST v3, ADF) and Data
 Center (REST v2, wiki markup). Run from the repo root:
 
-    .venv/bin/python bench/jira_fetch.py [--runs 5] [--shared ../shared]
+    .venv/bin/python bench/jira_fetch.py [--runs 5] [--shared ../shared] [--big-mb 500]
+
+Then the peak RSS of a fresh process fetching (and core extracting) one ticket with a single
+``--big-mb`` MB text attachment, the fake running in another process (0 skips it).
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import random
 import resource
@@ -79,11 +83,61 @@ def run(flavor: str, shared: Path, runs: int) -> dict[str, float]:
                 "documents": docs, "requests": len(fake.requests)}
 
 
+def _serve_big(shared: str, size_mb: int, out: multiprocessing.Queue,  # type: ignore[type-arg]
+               done: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    with FakeJira(Path(shared) / "fixtures", flavor="cloud") as fake:
+        fake.add_issue("BIG-1", summary="big attachment")
+        line = b"2026-01-01T00:00:00Z INFO request served in 12 ms by worker-7 path=/api/v1/x\n"
+        blob = line * (size_mb * 1024 * 1024 // len(line))
+        fake.add_attachment("BIG-1", "huge.log", blob)
+        del blob
+        out.put((fake.url, fake.email, fake.token))
+        done.get()  # wait until the fetch is done
+
+
+def _fetch_big(url: str, email: str, token: str, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    source = JiraSource(JiraSettings.model_validate(
+        {"url": url, "flavor": "cloud", "email": email, "token": token,
+         "max_attachment_bytes": 2**40}))
+    event = source.parse_event({"webhookEvent": "jira:issue_created",
+                                "issue": {"id": "1", "key": "BIG-1"}})
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        manifest = fetch_event(source, event, Path(tmp) / "docs")
+        seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    skipped = "; ".join(f"{s.path}: {s.reason}" for s in manifest.skipped)
+    queue.put((seconds, peak, len(manifest.documents), skipped))
+
+
+def big(shared: Path, size_mb: int) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    to_server: multiprocessing.Queue = ctx.Queue()  # type: ignore[type-arg]
+    from_server: multiprocessing.Queue = ctx.Queue()  # type: ignore[type-arg]
+    server = ctx.Process(target=_serve_big, args=(str(shared), size_mb, from_server,
+                                                             to_server))
+    server.start()
+    url, email, token = from_server.get(timeout=300)
+    results: multiprocessing.Queue = ctx.Queue()  # type: ignore[type-arg]
+    fetcher = ctx.Process(target=_fetch_big, args=(url, email, token, results))
+    fetcher.start()
+    seconds, peak, docs, skipped = results.get(timeout=1800)
+    fetcher.join()
+    to_server.put("done")
+    server.join(timeout=30)
+    print(f"\none {size_mb} MB text attachment (cloud, 303 redirect, streamed in 256 KB chunks):")
+    print(f"  fetch + extract: {seconds:.1f} s, {size_mb / seconds:.0f} MB/s, {docs} documents,"
+          f" peak RSS of the fetching process {peak:.0f} MB")
+    if skipped:
+        print(f"  skipped: {skipped}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--runs", type=int, default=5)
     shared = os.environ.get("TICKETSCAN_SHARED_DIR", str(REPO.parent / "shared"))
     parser.add_argument("--shared", type=Path, default=Path(shared))
+    parser.add_argument("--big-mb", type=int, default=500)
     args = parser.parse_args()
     print(f"Jira fetch: 1 ticket, {COMMENTS} comments, {ATTACHMENTS} attachments "
           f"({TOTAL_BYTES / 2**20:.0f} MB), fake Jira on 127.0.0.1, {args.runs} runs")
@@ -96,6 +150,8 @@ def main() -> None:
               f"{TOTAL_BYTES / 2**20 / r['median']:>6.1f}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of this process (fake server included): {peak:.0f} MB")
+    if args.big_mb:
+        big(args.shared, args.big_mb)
 
 
 if __name__ == "__main__":
