@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -40,6 +40,7 @@ __all__ = [
     "SourceContract",
     "TransportContract",
     "assert_no_secrets",
+    "outage_under_load",
     "sample_findings",
 ]
 
@@ -399,3 +400,111 @@ def _receive_one(transport: Transport, timeout: float = 10.0) -> Message:
         if got:
             return got[0]
     raise AssertionError("no message received")
+
+
+def outage_under_load(
+    transport: Transport,
+    consumer: Transport,
+    stop_broker: Callable[[], None],
+    start_broker: Callable[[], None],
+    *,
+    events: int = 300,
+    concurrency: int = 16,
+    outage_after: int = 80,
+    outage_seconds: float = 1.0,
+    drain_seconds: float = 60.0,
+) -> dict[str, Any]:
+    """Post ``events`` signed webhooks through the receiver while the broker stops and restarts.
+
+    The receiver app runs in-process (httpx's ASGI transport) publishing to ``transport``;
+    after ``outage_after`` responses the broker is stopped for ``outage_seconds`` and started
+    again. Then ``consumer`` drains the queue (bounded by ``drain_seconds``). Asserts that
+    every event answered 202 is consumed exactly once and that every event not consumed was
+    answered 503; returns the counts. Needs ``httpx`` (a test dependency).
+    """
+    import asyncio
+    import collections
+    import threading
+    import time
+
+    import httpx
+
+    from .receiver import ReceiverSettings, create_app, sign_jira
+
+    secret = "outage-test-secret"  # noqa: S105 - a test fixture, not a credential
+    settings = ReceiverSettings.model_validate(
+        {"sources": {"jira": {"secrets": [secret]}}, "request_timeout": 5.0, "retry_after": 1}
+    )
+    app = create_app(transport, settings, ["jira"], close_transport=False)
+    statuses: dict[str, int] = {}
+    order: list[int] = []
+    done = 0
+    outage = threading.Event()
+
+    def outage_thread() -> None:
+        outage.wait()
+        stop_broker()
+        time.sleep(outage_seconds)
+        start_broker()
+
+    thread = threading.Thread(target=outage_thread, daemon=True)
+    thread.start()
+
+    async def post_all() -> None:
+        nonlocal done
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for n in range(events):
+            queue.put_nowait(n)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://receiver", timeout=30) as client:
+
+            async def one_worker() -> None:
+                nonlocal done
+                while not queue.empty():
+                    n = queue.get_nowait()
+                    body = json.dumps({"webhookEvent": "comment_created", "n": n}).encode()
+                    headers = {"Content-Type": "application/json",
+                               "X-Hub-Signature": sign_jira(secret, body),
+                               "X-Atlassian-Webhook-Identifier": f"outage-{n}"}
+                    response = await client.post("/hooks/jira", content=body, headers=headers)
+                    statuses[f"outage-{n}"] = response.status_code
+                    done += 1
+                    if done == outage_after:
+                        outage.set()
+                    order.append(response.status_code)
+                    if response.status_code == 503:
+                        await asyncio.sleep(0.1)  # a ticketing system backs off too
+
+            await asyncio.gather(*(one_worker() for _ in range(concurrency)))
+
+    asyncio.run(post_all())
+    outage.set()
+    thread.join(timeout=60)
+    consumed: collections.Counter[str] = collections.Counter()
+    deadline = time.monotonic() + drain_seconds
+    idle_since = time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - idle_since < 3.0:
+        try:
+            got = consumer.receive(max_messages=50, timeout=0.5)
+        except Exception:  # the broker may still be recovering: bounded by the deadline
+            time.sleep(0.2)
+            continue
+        for message in got:
+            consumed[message.delivery_id] += 1
+            consumer.ack(message)
+        if got:
+            idle_since = time.monotonic()
+    accepted = {d for d, s in statuses.items() if s == 202}
+    refused = {d for d, s in statuses.items() if s == 503}
+    assert set(statuses.values()) <= {202, 503}, collections.Counter(statuses.values())
+    assert len(statuses) == events
+    lost = accepted - set(consumed)
+    assert not lost, f"{len(lost)} events answered 202 were never consumed"
+    twice = {d: c for d, c in consumed.items() if c > 1}
+    assert not twice, f"consumed more than once: {twice}"
+    assert set(consumed) <= set(statuses)
+    assert set(statuses) - set(consumed) <= refused
+    first_refusal = order.index(503) if 503 in order else len(order)
+    return {"accepted": len(accepted), "refused": len(refused), "consumed": len(consumed),
+            "refused_but_delivered": len(refused & set(consumed)),
+            "accepted_after_outage": order[first_refusal:].count(202)}

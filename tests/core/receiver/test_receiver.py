@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
-
 from ticketscan.builtins.embedded import EmbeddedTransport
 from ticketscan.components import Message
 from ticketscan.config import load_config

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from ticketscan.receiver import (
     check_api_key,
     check_jira_signature,

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-
 from ticketscan import hookimpl
 from ticketscan.builtins.embedded import EmbeddedTransport
 from ticketscan.components import ComponentSettings, Message, PublishContext, Sink
