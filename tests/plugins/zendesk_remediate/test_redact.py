@@ -464,3 +464,24 @@ def test_no_request_log_line_or_report_carries_the_secret(
     for comment in fake.comments[ticket]:
         assert_no_secrets([comment["body"], comment["html_body"]], planted)
     assert sha256_text(s1) not in report.model_dump_json()  # not even the hash
+
+
+def test_an_attachment_that_will_not_download_fails_only_its_finding(
+    fake: FakeZendesk, tmp_path: Path
+) -> None:
+    s1, s2 = aws_key(), aws_key()
+    ticket = fake.add_ticket(description=f"key {s1}")
+    fake.add_comment(
+        ticket, body="file", attachments=[("a.env", f"K={s2}\n".encode(), "text/plain")]
+    )
+    findings = scan_ticket(fake, ticket, {"a": s1, "b": s2}, tmp_path)
+    fake.fail("GET", r"^/attachments/token/", status=500, times=20)
+
+    report = publish(make_sink(fake, redact_comments=True, redact_attachments=True), findings,
+                     tmp_path)
+
+    by_part = {f.location.part.value: f.id for f in findings}
+    assert list(report.failed) == [by_part["attachment"]]
+    assert "500" in report.failed[by_part["attachment"]]
+    assert by_part["description"] in report.delivered
+    assert s1 not in fake.comments[ticket][0]["body"]

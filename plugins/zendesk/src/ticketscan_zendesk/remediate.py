@@ -329,7 +329,14 @@ class _Run:
                 )
                 continue
             target = Target(finding, policy, actions)
-            self._verify(target)
+            try:
+                self._verify(target)
+            except (TicketscanError, NotFound) as exc:
+                # this finding cannot be checked now (e.g. its attachment will not download)
+                target.state, target.reason = "error", str(exc)
+                self.fail(target, str(exc))
+                self.record("verify", "failed", target, reason=str(exc))
+                continue
             targets.append(target)
         try:
             self._make_private(targets)
