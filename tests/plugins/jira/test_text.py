@@ -188,6 +188,7 @@ def test_replace_in_wiki_edits_only_the_secret() -> None:
     assert out == "h3. creds\n|key|*" + "*" * 20 + "*|"
 
 
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")  # big reprs
 @settings(max_examples=80, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                                  HealthCheck.data_too_large])
