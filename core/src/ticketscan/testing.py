@@ -413,6 +413,7 @@ def outage_under_load(
     outage_after: int = 80,
     outage_seconds: float = 1.0,
     drain_seconds: float = 60.0,
+    drain_before_stop: bool = False,
 ) -> dict[str, Any]:
     """Post ``events`` signed webhooks through the receiver while the broker stops and restarts.
 
@@ -421,6 +422,11 @@ def outage_under_load(
     again. Then ``consumer`` drains the queue (bounded by ``drain_seconds``). Asserts that
     every event answered 202 is consumed exactly once and that every event not consumed was
     answered 503; returns the counts. Needs ``httpx`` (a test dependency).
+
+    ``drain_before_stop``: for a broker that keeps its state in memory (the Pub/Sub
+    emulator), posting pauses, the consumer drains what was accepted so far, and only then is
+    the broker stopped — a restart of such a broker loses everything by design, which is not
+    what this checks.
     """
     import asyncio
     import collections
@@ -440,10 +446,35 @@ def outage_under_load(
     order: list[int] = []
     done = 0
     outage = threading.Event()
+    paused = threading.Event()
+    in_flight = 0
+    consumed: collections.Counter[str] = collections.Counter()
+
+    def drain(seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        idle_since = time.monotonic()
+        while time.monotonic() < deadline and time.monotonic() - idle_since < 3.0:
+            try:
+                got = consumer.receive(max_messages=50, timeout=0.5)
+            except Exception:  # the broker may still be recovering: bounded by the deadline
+                time.sleep(0.2)
+                continue
+            for message in got:
+                consumed[message.delivery_id] += 1
+                consumer.ack(message)
+            if got:
+                idle_since = time.monotonic()
 
     def outage_thread() -> None:
         outage.wait()
+        if drain_before_stop:
+            paused.set()
+            deadline = time.monotonic() + 30
+            while in_flight and time.monotonic() < deadline:
+                time.sleep(0.01)
+            drain(drain_seconds)
         stop_broker()
+        paused.clear()
         time.sleep(outage_seconds)
         start_broker()
 
@@ -460,13 +491,18 @@ def outage_under_load(
 
             async def one_worker() -> None:
                 nonlocal done
+                nonlocal in_flight
                 while not queue.empty():
+                    while paused.is_set():
+                        await asyncio.sleep(0.01)
                     n = queue.get_nowait()
+                    in_flight += 1
                     body = json.dumps({"webhookEvent": "comment_created", "n": n}).encode()
                     headers = {"Content-Type": "application/json",
                                "X-Hub-Signature": sign_jira(secret, body),
                                "X-Atlassian-Webhook-Identifier": f"outage-{n}"}
                     response = await client.post("/hooks/jira", content=body, headers=headers)
+                    in_flight -= 1
                     statuses[f"outage-{n}"] = response.status_code
                     done += 1
                     if done == outage_after:
@@ -480,20 +516,7 @@ def outage_under_load(
     asyncio.run(post_all())
     outage.set()
     thread.join(timeout=60)
-    consumed: collections.Counter[str] = collections.Counter()
-    deadline = time.monotonic() + drain_seconds
-    idle_since = time.monotonic()
-    while time.monotonic() < deadline and time.monotonic() - idle_since < 3.0:
-        try:
-            got = consumer.receive(max_messages=50, timeout=0.5)
-        except Exception:  # the broker may still be recovering: bounded by the deadline
-            time.sleep(0.2)
-            continue
-        for message in got:
-            consumed[message.delivery_id] += 1
-            consumer.ack(message)
-        if got:
-            idle_since = time.monotonic()
+    drain(drain_seconds)
     accepted = {d for d, s in statuses.items() if s == 202}
     refused = {d for d, s in statuses.items() if s == 503}
     assert set(statuses.values()) <= {202, 503}, collections.Counter(statuses.values())
