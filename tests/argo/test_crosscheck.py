@@ -214,7 +214,7 @@ def test_receiver_section_validates(argo, monkeypatch: pytest.MonkeyPatch, tmp_p
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_receiver_env_overrides_name_the_overlay_transport_and_its_keys(
-        argo, plugins, overlay: str) -> None:
+        argo, plugins, overlay: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     docs = argo.render(overlay)
     deployment = argo.one(docs, "Deployment", "ticketscan-receiver", EVENT_NS)
     env = {v["name"]: v.get("value") for v in
@@ -236,6 +236,16 @@ def test_receiver_env_overrides_name_the_overlay_transport_and_its_keys(
     fields = set(transport.Settings.model_fields) | {
         f.alias for f in transport.Settings.model_fields.values() if f.alias}
     assert set(keys) <= fields, f"{overlay} Settings has no {set(keys) - fields}"
+    # and the values validate: the receiver's config as it will load in the pod
+    config_file = tmp_path / "ticketscan.toml"
+    config_file.write_text(argo.one(docs, "ConfigMap", "ticketscan-config", EVENT_NS)["data"][
+        "ticketscan.toml"])
+    literal = {k: v for k, v in env.items() if v is not None}
+    for name in ("NATS_TOKEN",):
+        monkeypatch.setenv(name, "dummy-value-for-validation")
+    config = load_config(config_file, env=literal)
+    assert config.data["receiver"]["transport"] == overlay
+    config.settings_for(transport)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
