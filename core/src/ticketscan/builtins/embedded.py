@@ -65,6 +65,17 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 _STOP = object()
 
 
+def _settle(done: Any, error: BaseException | None) -> None:
+    """Resolve a waiting publisher: a concurrent Future (sync) or a callback (async)."""
+    if isinstance(done, concurrent.futures.Future):
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
+    else:
+        done(error)
+
+
 class EmbeddedTransport(Transport):
     """A durable SQLite (WAL) queue with visibility timeout, dedup window and dead letters."""
 
@@ -147,6 +158,30 @@ class EmbeddedTransport(Transport):
         self._pending.put((message, future))
         future.result(timeout=60)
 
+    async def publish_async(self, message: Message) -> None:
+        """``publish`` for an event loop: waits for the group commit without a thread hop."""
+        import asyncio
+
+        if self._closed:
+            raise TransportError("the queue is closed", plugin=self.name)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+
+        def settle(error: BaseException | None) -> None:
+            def apply() -> None:
+                if future.done():
+                    return
+                if error is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(error)
+
+            loop.call_soon_threadsafe(apply)
+
+        self._ensure_writer()
+        self._pending.put((message, settle))
+        await future
+
     def _ensure_writer(self) -> None:
         if self._writer is not None and self._writer.is_alive():
             return
@@ -180,11 +215,11 @@ class EmbeddedTransport(Transport):
                     self._commit(conn, [m for m, _ in batch], settings)
                 except Exception as exc:
                     error = TransportError(f"publish failed: {exc}", plugin=self.name)
-                    for _, fut in batch:
-                        fut.set_exception(error)
+                    for _, done in batch:
+                        _settle(done, error)
                 else:
-                    for _, fut in batch:
-                        fut.set_result(None)
+                    for _, done in batch:
+                        _settle(done, None)
                     with self._wakeup:
                         self._wakeup.notify_all()
         finally:

@@ -33,6 +33,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 import anyio.to_thread
 from prometheus_client import (
@@ -158,8 +159,18 @@ def create_app(
         else:
             await anyio.to_thread.run_sync(transport.publish, message)
 
+    counters: dict[tuple[str, str], Any] = {}
+
+    def count(source: str, outcome: str) -> None:
+        child = counters.get((source, outcome))
+        if child is None:
+            child = counters[(source, outcome)] = metrics.requests.labels(source, outcome)
+        child.inc()
+
+    publish_histogram = metrics.publish_seconds.labels(transport_name)
+
     def refuse(source: str, refusal: Refusal) -> Response:
-        metrics.requests.labels(source, refusal.outcome).inc()
+        count(source, refusal.outcome)
         log.info("refused %s delivery: %d %s", source, refusal.status, refusal.reason)
         headers = {}
         if refusal.status == 503:
@@ -189,7 +200,9 @@ def create_app(
                 f"source {source!r} has no [receiver.sources.{source}] section (fail closed)",
             ))
         scheme = auth.scheme(source)
-        headers = request.headers
+        # one pass over the raw headers (Starlette's Headers.get scans the list on every call)
+        headers = {k.decode("latin-1"): v.decode("latin-1")
+                   for k, v in request.scope["headers"]}
         if scheme == "api-key":
             refusal = check_api_key(
                 headers, request.query_params, secrets[source], header=auth.header,
@@ -223,7 +236,7 @@ def create_app(
         except TimeoutError:
             return refuse(source, Refusal(408, "timeout", "the body did not arrive in time"))
         except ClientDisconnect:
-            metrics.requests.labels(source, "client-disconnected").inc()
+            count(source, "client-disconnected")
             return Response(status_code=400)
         if scheme == "jira-hmac":
             refusal = check_jira_signature(headers, body, secrets[source])
@@ -270,8 +283,8 @@ def create_app(
             return refuse(source, Refusal(
                 503, "unavailable", f"the queue did not confirm the event ({reason}); retry later",
             ))
-        metrics.publish_seconds.labels(transport_name).observe(time.perf_counter() - started)
-        metrics.requests.labels(source, "accepted").inc()
+        publish_histogram.observe(time.perf_counter() - started)
+        count(source, "accepted")
         return JSONResponse({"status": "accepted", "delivery_id": delivery_id}, 202)
 
     async def tracked_hook(request: Request) -> Response:
