@@ -39,7 +39,7 @@ def startup(runs: int) -> list[tuple[str, float, float]]:
         "ticketscan plugins": [ticketscan, "plugins"],
     }
     samples: dict[str, list[float]] = {name: [] for name in commands}
-    for name, cmd in commands.items():  # warm the page cache once
+    for cmd in commands.values():  # warm the page cache once
         _time(cmd)
     for _ in range(runs):
         for name, cmd in commands.items():
@@ -59,15 +59,35 @@ def quality(shared: Path) -> dict[str, object]:
         out = Path(tmp) / "ds.jsonl"
         started = time.perf_counter()
         subprocess.run(
-            [str(Path(sys.executable).with_name("ticketscan")), "--log-level", "warning", "scan",
-             str(docs), "--scanner", "detect-secrets", "--out", str(out)],
+            [
+                str(Path(sys.executable).with_name("ticketscan")),
+                "--log-level",
+                "warning",
+                "scan",
+                str(docs),
+                "--scanner",
+                "detect-secrets",
+                "--out",
+                str(out),
+            ],
             check=True,
         )
         seconds = time.perf_counter() - started
         scored = subprocess.run(
-            [sys.executable, str(shared / "bench" / "score.py"), "--labels", str(dev),
-             "--findings", str(out), "--format", "ticketscan", "--json"],
-            check=True, capture_output=True, text=True,
+            [
+                sys.executable,
+                str(shared / "bench" / "score.py"),
+                "--labels",
+                str(dev),
+                "--findings",
+                str(out),
+                "--format",
+                "ticketscan",
+                "--json",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         )
     data = json.loads(scored.stdout)
     overall = data.get("overall", data)

@@ -45,15 +45,25 @@ def port() -> int:
 
 
 def run_cli(
-    args: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
+    args: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
     timeout: float = 300,
 ) -> subprocess.CompletedProcess[str]:
     """Run the real ``ticketscan`` CLI in a fresh process (as an Argo step would)."""
     full_env = {**os.environ, **(env or {})}
-    full_env.pop("TICKETSCAN_CONFIG", None) if env is None or "TICKETSCAN_CONFIG" not in env else None
+    full_env.pop(
+        "TICKETSCAN_CONFIG", None
+    ) if env is None or "TICKETSCAN_CONFIG" not in env else None
     return subprocess.run(
         [sys.executable, "-m", "ticketscan", *args],
-        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout, check=False,
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 

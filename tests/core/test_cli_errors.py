@@ -36,7 +36,9 @@ def test_missing_config_file(cli, tmp_path: Path) -> None:
 def test_invalid_toml_names_the_file(cli, tmp_path: Path) -> None:
     config = tmp_path / "ticketscan.toml"
     config.write_text("[pipeline\nscanners = 1\n")
-    line = _one_clean_line(cli(["--config", str(config), "run", "--sample", "--out", str(tmp_path / "o")]), 2)
+    line = _one_clean_line(
+        cli(["--config", str(config), "run", "--sample", "--out", str(tmp_path / "o")]), 2
+    )
     assert str(config) in line and "not valid TOML" in line
 
 
@@ -44,7 +46,9 @@ def test_invalid_key_names_file_section_and_key(cli, tmp_path: Path) -> None:
     config = tmp_path / "ticketscan.toml"
     config.write_text("[scanners.detect-secrets]\nbase64_limit = 'high'\n")
     event = _files_event(tmp_path)
-    result = cli(["--config", str(config), "run", "--event", str(event), "--out", str(tmp_path / "o")])
+    result = cli(
+        ["--config", str(config), "run", "--event", str(event), "--out", str(tmp_path / "o")]
+    )
     line = _one_clean_line(result, 2)
     assert "section [scanners.detect-secrets]" in line and "key 'base64_limit'" in line
 
@@ -58,7 +62,9 @@ def test_unknown_pipeline_key(cli, tmp_path: Path) -> None:
 
 def test_unknown_scanner_lists_installed_ones(cli, tmp_path: Path) -> None:
     event = _files_event(tmp_path)
-    result = cli(["run", "--event", str(event), "--scanner", "nosuch", "--out", str(tmp_path / "o")])
+    result = cli(
+        ["run", "--event", str(event), "--scanner", "nosuch", "--out", str(tmp_path / "o")]
+    )
     line = _one_clean_line(result, 2)
     assert "unknown scanner 'nosuch'" in line and "detect-secrets" in line
 
@@ -85,12 +91,23 @@ def test_files_event_with_bad_field_names_the_field(cli, tmp_path: Path) -> None
 
 
 def test_missing_event_file(cli, tmp_path: Path) -> None:
-    line = _one_clean_line(cli(["fetch", "--event", str(tmp_path / "x.json"), "--out", str(tmp_path)]), 2)
+    line = _one_clean_line(
+        cli(["fetch", "--event", str(tmp_path / "x.json"), "--out", str(tmp_path)]), 2
+    )
     assert "does not exist" in line
 
 
 def test_directory_that_does_not_exist(cli, tmp_path: Path) -> None:
-    result = cli(["scan", str(tmp_path / "missing"), "--scanner", "detect-secrets", "--out", str(tmp_path / "f.jsonl")])
+    result = cli(
+        [
+            "scan",
+            str(tmp_path / "missing"),
+            "--scanner",
+            "detect-secrets",
+            "--out",
+            str(tmp_path / "f.jsonl"),
+        ]
+    )
     line = _one_clean_line(result, 2)
     assert "does not exist" in line
 
@@ -103,7 +120,8 @@ def test_findings_file_with_a_bad_line_names_file_and_line(cli, tmp_path: Path) 
 
 
 def test_literal_secret_in_config_is_refused(cli, tmp_path: Path) -> None:
-    (tmp_path / "secretsink.py").write_text(textwrap.dedent("""
+    (tmp_path / "secretsink.py").write_text(
+        textwrap.dedent("""
         from pydantic import SecretStr
         from ticketscan import hookimpl, Sink, ComponentSettings
         ticketscan_api_version = ">=1"
@@ -116,7 +134,8 @@ def test_literal_secret_in_config_is_refused(cli, tmp_path: Path) -> None:
         @hookimpl
         def register_sinks(register):
             register(SecretSink)
-    """))
+    """)
+    )
     config = tmp_path / "ticketscan.toml"
     config.write_text("[sinks.secret-sink]\ntoken = 'hunter2-in-clear'\n")
     env = {"PYTHONPATH": str(tmp_path), "TICKETSCAN_PLUGIN_MODULES": "secretsink"}
@@ -127,7 +146,8 @@ def test_literal_secret_in_config_is_refused(cli, tmp_path: Path) -> None:
 
 
 def _raising_plugin(tmp_path: Path) -> dict[str, str]:
-    (tmp_path / "crashplugin.py").write_text(textwrap.dedent("""
+    (tmp_path / "crashplugin.py").write_text(
+        textwrap.dedent("""
         from ticketscan import hookimpl, Scanner
         ticketscan_api_version = ">=1"
         class Crash(Scanner):
@@ -137,14 +157,17 @@ def _raising_plugin(tmp_path: Path) -> dict[str, str]:
         @hookimpl
         def register_scanners(register):
             register(Crash)
-    """))
+    """)
+    )
     return {"PYTHONPATH": str(tmp_path), "TICKETSCAN_PLUGIN_MODULES": "crashplugin"}
 
 
 def test_a_plugin_that_raises_fails_retryably(cli, tmp_path: Path) -> None:
     env = _raising_plugin(tmp_path)
     event = _files_event(tmp_path)
-    result = cli(["run", "--event", str(event), "--scanner", "crash", "--out", str(tmp_path / "o")], env=env)
+    result = cli(
+        ["run", "--event", str(event), "--scanner", "crash", "--out", str(tmp_path / "o")], env=env
+    )
     line = _one_clean_line(result, 3)
     assert "crash" in line and "engine exploded" in line
 
@@ -163,8 +186,20 @@ def test_allow_partial_writes_what_completed(cli, tmp_path: Path) -> None:
     fetch = cli(["fetch", "--event", str(event), "--out", str(tmp_path / "docs")], env=env)
     assert fetch.returncode == 0, fetch.stderr
     out = tmp_path / "f.jsonl"
-    result = cli(["scan", str(tmp_path / "docs"), "--scanner", "crash", "--scanner", "detect-secrets",
-                  "--out", str(out), "--allow-partial"], env=env)
+    result = cli(
+        [
+            "scan",
+            str(tmp_path / "docs"),
+            "--scanner",
+            "crash",
+            "--scanner",
+            "detect-secrets",
+            "--out",
+            str(out),
+            "--allow-partial",
+        ],
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     assert out.read_text().count("\n") == 1
     status = json.loads((tmp_path / "f.jsonl.status.json").read_text())

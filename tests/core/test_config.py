@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
-
 from ticketscan.components import ComponentSettings, Sink
 from ticketscan.config import load_config
 from ticketscan.errors import ConfigError
@@ -39,20 +38,26 @@ def test_defaults_without_a_file(tmp_path: Path, monkeypatch) -> None:
 
 def test_secret_from_env_reference(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("MY_TOKEN", "tok-123456789")
-    config = load_config(_write(tmp_path, '[sinks.token-sink]\ntoken = { env = "MY_TOKEN" }\n'), env={})
+    config = load_config(
+        _write(tmp_path, '[sinks.token-sink]\ntoken = { env = "MY_TOKEN" }\n'), env={}
+    )
     settings = config.settings_for(TokenSink)
     assert settings.token.get_secret_value() == "tok-123456789"  # type: ignore[attr-defined]
 
 
 def test_secret_from_file_reference_relative_to_the_config(tmp_path: Path) -> None:
     (tmp_path / "token.txt").write_text("tok-from-file\n")
-    config = load_config(_write(tmp_path, '[sinks.token-sink]\ntoken = { file = "token.txt" }\n'), env={})
+    config = load_config(
+        _write(tmp_path, '[sinks.token-sink]\ntoken = { file = "token.txt" }\n'), env={}
+    )
     assert config.settings_for(TokenSink).token.get_secret_value() == "tok-from-file"  # type: ignore[attr-defined]
 
 
 def test_missing_env_reference_names_the_variable(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv("NOPE_TOKEN", raising=False)
-    config = load_config(_write(tmp_path, '[sinks.token-sink]\ntoken = { env = "NOPE_TOKEN" }\n'), env={})
+    config = load_config(
+        _write(tmp_path, '[sinks.token-sink]\ntoken = { env = "NOPE_TOKEN" }\n'), env={}
+    )
     with pytest.raises(ConfigError, match="NOPE_TOKEN is not set"):
         config.settings_for(TokenSink)
 
@@ -76,7 +81,9 @@ def test_validation_error_names_file_section_and_key(tmp_path: Path, monkeypatch
 
 def test_unknown_key_in_a_section_is_an_error(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("T", "x")
-    config = load_config(_write(tmp_path, '[sinks.token-sink]\ntoken = { env = "T" }\nbatchh = 3\n'), env={})
+    config = load_config(
+        _write(tmp_path, '[sinks.token-sink]\ntoken = { env = "T" }\nbatchh = 3\n'), env={}
+    )
     with pytest.raises(ConfigError, match="batchh"):
         config.settings_for(TokenSink)
 
@@ -107,8 +114,11 @@ def test_config_path_from_environment(tmp_path: Path) -> None:
 
 
 def test_dump_masks_literal_secrets_and_keeps_references(tmp_path: Path) -> None:
-    path = _write(tmp_path, '[sources.jira]\ntoken = { env = "JIRA_TOKEN" }\n'
-                            '[sinks.webhook]\nsecret = "should-not-print"\nurl = "https://x"\n')
+    path = _write(
+        tmp_path,
+        '[sources.jira]\ntoken = { env = "JIRA_TOKEN" }\n'
+        '[sinks.webhook]\nsecret = "should-not-print"\nurl = "https://x"\n',
+    )
     dumped = load_config(path, env={}).redacted()
     assert dumped["sources"]["jira"]["token"] == {"env": "JIRA_TOKEN"}
     assert dumped["sinks"]["webhook"]["secret"] == "**********"

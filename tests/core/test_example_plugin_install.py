@@ -26,23 +26,41 @@ def test_example_plugin_installs_alone_and_is_listed(repo_root: Path, tmp_path: 
     env.pop("VIRTUAL_ENV", None)
     frozen = subprocess.run(
         [uv, "pip", "freeze", "--python", sys.executable, "--exclude-editable"],
-        capture_output=True, text=True, check=True, env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
     ).stdout
     constraints = tmp_path / "constraints.txt"
-    constraints.write_text("\n".join(
-        line for line in frozen.splitlines() if not line.startswith(("-e", "ticketscan"))
-    ))
+    constraints.write_text(
+        "\n".join(line for line in frozen.splitlines() if not line.startswith(("-e", "ticketscan")))
+    )
     venv = tmp_path / "venv"
     subprocess.run([uv, "venv", "-q", str(venv), "--python", sys.executable], check=True, env=env)
     python = venv / "bin" / "python"
     subprocess.run(
-        [uv, "pip", "install", "-q", "--python", str(python), "-c", str(constraints),
-         str(repo_root / "core"), str(repo_root / "examples" / "ticketscan-example")],
-        check=True, env=env, timeout=600,
+        [
+            uv,
+            "pip",
+            "install",
+            "-q",
+            "--python",
+            str(python),
+            "-c",
+            str(constraints),
+            str(repo_root / "core"),
+            str(repo_root / "examples" / "ticketscan-example"),
+        ],
+        check=True,
+        env=env,
+        timeout=600,
     )
     out = subprocess.run(
         [str(venv / "bin" / "ticketscan"), "plugins", "--json"],
-        capture_output=True, text=True, check=True, env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
     )
     plugins = {p["key"]: p for p in json.loads(out.stdout)["plugins"]}
     assert set(plugins) == {"builtins", "example"}
@@ -50,6 +68,9 @@ def test_example_plugin_installs_alone_and_is_listed(repo_root: Path, tmp_path: 
     assert plugins["example"]["error"] is None
     requirements = subprocess.run(
         [str(venv / "bin" / "ticketscan"), "plugins", "--requirements"],
-        capture_output=True, text=True, check=True, env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
     ).stdout
     assert "ticketscan-example==0.1.0" in requirements

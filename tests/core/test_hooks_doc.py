@@ -11,15 +11,19 @@ from ticketscan import hookspecs
 
 def _hook_names() -> list[str]:
     return [
-        name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
+        name
+        for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
         if hasattr(fn, "ticketscan_spec")
     ]
 
 
 def test_there_are_hooks() -> None:
-    assert {"register_sources", "register_scanners", "register_sinks", "register_transports"} <= set(
-        _hook_names()
-    )
+    assert {
+        "register_sources",
+        "register_scanners",
+        "register_sinks",
+        "register_transports",
+    } <= set(_hook_names())
 
 
 def test_every_hook_has_a_section_with_signature_and_example(repo_root: Path) -> None:

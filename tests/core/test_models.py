@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+import ticketscan
 from hypothesis import given
 from hypothesis import strategies as st
-
-import ticketscan
 from ticketscan.models import Finding, redact
 from ticketscan.schema import schemas
 from ticketscan.testing import sample_findings
@@ -38,7 +37,8 @@ def test_committed_schemas_match_the_models(repo_root: Path) -> None:
         committed = folder / f"{name}.schema.json"
         assert committed.is_file(), f"run: ticketscan schema --out docs/schema ({name} missing)"
         assert json.loads(committed.read_text()) == schema, (
-            f"{committed.name} drifted from the model; regenerate: ticketscan schema --out docs/schema"
+            f"{committed.name} drifted from the model; "
+            "regenerate: ticketscan schema --out docs/schema"
         )
 
 

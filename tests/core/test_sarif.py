@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import jsonschema
-
 from ticketscan.sarif import to_sarif
 from ticketscan.testing import SAMPLE_SECRETS, assert_no_secrets, sample_findings
 

@@ -7,17 +7,19 @@ import json
 from pathlib import Path
 
 import jsonschema
-
 from ticketscan.testing import assert_no_secrets
 
 
 def _planted(repo_root: Path) -> dict[str, str]:
-    data: dict[str, str] = json.loads((repo_root / "tests" / "fixtures" / "sample-secrets.json").read_text())
+    data: dict[str, str] = json.loads(
+        (repo_root / "tests" / "fixtures" / "sample-secrets.json").read_text()
+    )
     return data
 
 
-def test_sample_run_finds_planted_secrets_and_writes_valid_sarif(cli, tmp_path: Path, repo_root: Path,
-                                                                fixtures_dir: Path) -> None:
+def test_sample_run_finds_planted_secrets_and_writes_valid_sarif(
+    cli, tmp_path: Path, repo_root: Path, fixtures_dir: Path
+) -> None:
     out = tmp_path / "out"
     result = cli(["run", "--sample", "--out", str(out)])
     assert result.returncode == 0, result.stderr
@@ -61,13 +63,30 @@ def test_each_step_is_idempotent(cli, tmp_path: Path) -> None:
 def test_steps_by_hand_equal_run(cli, tmp_path: Path) -> None:
     run_out = tmp_path / "run"
     assert cli(["run", "--sample", "--out", str(run_out)]).returncode == 0
-    event = Path(json.loads((run_out / "documents" / "manifest.json").read_text())["event"]["payload"]["paths"][0]).parent / "sample-event.json"
+    event = (
+        Path(
+            json.loads((run_out / "documents" / "manifest.json").read_text())["event"]["payload"][
+                "paths"
+            ][0]
+        ).parent
+        / "sample-event.json"
+    )
     docs, scan_out, merged = tmp_path / "docs", tmp_path / "f-ds.jsonl", tmp_path / "findings.jsonl"
     assert cli(["fetch", "--event", str(event), "--out", str(docs)]).returncode == 0
-    assert cli(["scan", str(docs), "--scanner", "detect-secrets", "--out", str(scan_out)]).returncode == 0
-    assert cli(["merge", str(scan_out), "--out", str(merged), "--sarif", str(tmp_path / "f.sarif")]).returncode == 0
+    assert (
+        cli(["scan", str(docs), "--scanner", "detect-secrets", "--out", str(scan_out)]).returncode
+        == 0
+    )
+    assert (
+        cli(
+            ["merge", str(scan_out), "--out", str(merged), "--sarif", str(tmp_path / "f.sarif")]
+        ).returncode
+        == 0
+    )
     assert merged.read_text() == (run_out / "findings.jsonl").read_text()
-    publish = cli(["publish", str(merged), "--sink", "jsonl", "--sink", "stdout", "--out", str(tmp_path)])
+    publish = cli(
+        ["publish", str(merged), "--sink", "jsonl", "--sink", "stdout", "--out", str(tmp_path)]
+    )
     assert publish.returncode == 0, publish.stderr
     report = json.loads((tmp_path / "publish-report.json").read_text())
     n = len(merged.read_text().splitlines())

@@ -79,7 +79,8 @@ def to_sarif(findings: Sequence[Finding]) -> dict[str, Any]:
                 "ruleIndex": index[f.type],
                 "level": _LEVEL[f.severity],
                 "message": {
-                    "text": f"{_title(f.type)} {f.redacted} in {f.ticket.system} ticket {f.ticket.key}"
+                    "text": f"{_title(f.type)} {f.redacted} in {f.ticket.system} ticket "
+                    f"{f.ticket.key}"
                     f" ({f.location.part.value}), found by {', '.join(f.scanners)}"
                 },
                 "locations": [

@@ -16,7 +16,9 @@ TOKEN = "acme_live_" + BODY + check_digit(BODY)
 def test_plugin_shows_up_in_ticketscan_plugins() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "ticketscan", "plugins", "--json"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     plugins = {p["key"]: p for p in json.loads(out.stdout)["plugins"]}
     assert plugins["example"]["distribution"] == "ticketscan-example"

@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from typing import ClassVar
 
 from pydantic import Field
-
 from ticketscan import ComponentSettings, RawFinding, ScanBatch, Scanner
 
 ALPHABET = string.digits + string.ascii_letters
