@@ -28,7 +28,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-SECRET = "bench-secret-0123456789"
+SECRET = "bench-secret-0123456789"  # noqa: S105 - a benchmark fixture
 BODY = json.dumps({
     "timestamp": 1717430400000, "webhookEvent": "comment_created",
     "comment": {"id": "10019", "body": "Please have a look at the export job, thanks! " * 8,

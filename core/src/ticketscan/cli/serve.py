@@ -234,7 +234,7 @@ def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -
         if proc.poll() is not None:
             raise UsageError(f"ticketscan serve exited with code {proc.returncode}")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1):  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1):
                 return
         except (OSError, urllib.error.URLError):
             time.sleep(0.05)
@@ -272,10 +272,10 @@ def demo(port: int | None, data_dir: Path | None, timeout: float) -> None:
     try:
         _wait_ready(port, proc)
         body_path, sig_path = sample_paths()
-        click.echo("$ curl -sS -X POST http://127.0.0.1:%d/hooks/jira \\\n"
+        click.echo(f"$ curl -sS -X POST http://127.0.0.1:{port}/hooks/jira \\\n"
                    "    -H 'Content-Type: application/json' \\\n"
-                   "    -H \"X-Hub-Signature: $(cat %s)\" \\\n"
-                   "    --data-binary @%s" % (port, sig_path, body_path))
+                   f"    -H \"X-Hub-Signature: $(cat {sig_path})\" \\\n"
+                   f"    --data-binary @{body_path}")
         started = time.monotonic()
         status = post_sample(port)
         click.echo(f"-> HTTP {status}")

@@ -17,6 +17,7 @@ With ``emulator_host`` (or ``$PUBSUB_EMULATOR_HOST``) no credentials are used.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -92,18 +93,14 @@ class PubSubTransport(Transport):
             self._ready = True
             return
         for topic in (self._topic, self._dead_topic):
-            try:
+            with contextlib.suppress(gexc.AlreadyExists):
                 self._publisher.create_topic(request={"name": topic}, timeout=10)
-            except gexc.AlreadyExists:
-                pass
         for sub, topic in ((self._sub, self._topic), (self._dead_sub, self._dead_topic)):
-            try:
+            with contextlib.suppress(gexc.AlreadyExists):
                 self._subscriber.create_subscription(
                     request={"name": sub, "topic": topic, "ack_deadline_seconds": s.ack_deadline},
                     timeout=10,
                 )
-            except gexc.AlreadyExists:
-                pass
         self._ready = True
 
     # -- publish ---------------------------------------------------------------------------
@@ -255,11 +252,7 @@ class PubSubTransport(Transport):
             raise self._fail("ping", exc) from exc
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self._publisher.stop()
-        except Exception:  # noqa: S110 - closing anyway
-            pass
-        try:
+        with contextlib.suppress(Exception):
             self._subscriber.close()
-        except Exception:  # noqa: S110
-            pass

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -123,10 +124,8 @@ class NatsTransport(Transport):
             options.update(error_cb=quiet, disconnected_cb=quiet, reconnected_cb=quiet,
                            closed_cb=quiet)
             if self._nc is not None:
-                try:
+                with contextlib.suppress(Exception):
                     await self._nc.close()
-                except Exception:  # noqa: S110 - a dead connection is replaced anyway
-                    pass
             try:
                 self._nc = await nats.connect(**options)
             except (TimeoutError, NoServersError, OSError, NatsTimeout) as exc:
@@ -282,10 +281,8 @@ class NatsTransport(Transport):
     def close(self) -> None:
         async def shutdown() -> None:
             if self._nc is not None:
-                try:
+                with contextlib.suppress(Exception):
                     await self._nc.close()
-                except Exception:  # noqa: S110
-                    pass
 
         async def cancel_rest() -> None:
             current = asyncio.current_task()
@@ -296,10 +293,8 @@ class NatsTransport(Transport):
 
         if self._loop.is_running():
             for step in (shutdown, cancel_rest):
-                try:
+                with contextlib.suppress(TransportError):
                     self._run(step(), timeout=10)
-                except TransportError:
-                    pass
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=5)
             if not self._thread.is_alive():
