@@ -3,6 +3,7 @@ installed from the package registries here, so a missing emulator fails clearly)
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -48,10 +49,8 @@ class PubSubEmulator:
     def stop(self) -> None:
         if self.proc is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
         try:
             self.proc.wait(timeout=15)
         except subprocess.TimeoutExpired:

@@ -17,6 +17,7 @@ Several processes may share the file (the receiver publishes, ``ticketscan worke
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import os
 import queue
@@ -392,8 +393,6 @@ class EmbeddedTransport(Transport):
             self._writer.join(timeout=10)
         with self._lock:
             for conn in self._all_conns():
-                try:
+                with contextlib.suppress(sqlite3.Error):
                     conn.close()
-                except sqlite3.Error:
-                    pass
             self._all_conns().clear()
