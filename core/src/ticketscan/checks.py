@@ -13,6 +13,7 @@ import math
 import re
 import zlib
 from collections import Counter
+from collections.abc import Callable
 
 __all__ = [
     "CHECKS",
@@ -102,7 +103,7 @@ def pem_private_key_ok(block: str, *, min_body: int = 64) -> bool:
 
 
 #: Named checks a rule can ask for (``check = "github-crc32"`` in a rule file).
-CHECKS = {
+CHECKS: dict[str, Callable[[str], bool]] = {
     "github-crc32": github_token_checksum_ok,
     "jwt": jwt_ok,
     "pem": pem_private_key_ok,

@@ -38,7 +38,7 @@ log = logging.getLogger("ticketscan.fastscan")
 try:
     import hyperscan as _hs
 except ImportError:  # pragma: no cover - depends on the platform's wheels
-    _hs = None
+    _hs = None  # type: ignore[assignment]
 
 CHUNK_SIZE = 4 * 1024 * 1024
 OVERLAP = 64 * 1024

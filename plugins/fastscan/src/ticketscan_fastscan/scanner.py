@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 from pydantic import Field
-from ticketscan import ComponentSettings, RawFinding, ScanBatch, Scanner
+from ticketscan.components import ComponentSettings, ScanBatch, Scanner
 from ticketscan.errors import ScannerError
+from ticketscan.models import RawFinding
 
 from .engine import Engine, hyperscan_available
 from .rules import RuleSet, default_rules, load_rules
