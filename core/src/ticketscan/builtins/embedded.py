@@ -64,17 +64,44 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 """
 
 _STOP = object()
+#: Most ``?`` in one statement: SQLite's limit before 3.32 (newer allow 32766).
+_MAX_VARS = 999
 
 
-def _settle(done: Any, error: BaseException | None) -> None:
-    """Resolve a waiting publisher: a concurrent Future (sync) or a callback (async)."""
-    if isinstance(done, concurrent.futures.Future):
-        if error is None:
-            done.set_result(None)
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _settle(batch: list[tuple[Message, Any]], error: BaseException | None) -> None:
+    """Resolve the publishers of one batch.
+
+    A waiter is a concurrent Future (sync ``publish``) or an ``(event loop, asyncio future)``
+    pair (``publish_async``); the asyncio ones are resolved with ONE ``call_soon_threadsafe``
+    per event loop and batch (not one wake-up per message).
+    """
+    by_loop: dict[Any, list[Any]] = {}
+    for _, done in batch:
+        if isinstance(done, concurrent.futures.Future):
+            if error is None:
+                done.set_result(None)
+            else:
+                done.set_exception(error)
         else:
-            done.set_exception(error)
-    else:
-        done(error)
+            loop, future = done
+            by_loop.setdefault(loop, []).append(future)
+    for loop, futures in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # that loop is closed: nobody is waiting
+            loop.call_soon_threadsafe(_resolve, futures, error)
+
+
+def _resolve(futures: list[Any], error: BaseException | None) -> None:
+    for future in futures:
+        if future.done():
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
 
 
 class EmbeddedTransport(Transport):
@@ -167,20 +194,8 @@ class EmbeddedTransport(Transport):
             raise TransportError("the queue is closed", plugin=self.name)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-
-        def settle(error: BaseException | None) -> None:
-            def apply() -> None:
-                if future.done():
-                    return
-                if error is None:
-                    future.set_result(None)
-                else:
-                    future.set_exception(error)
-
-            loop.call_soon_threadsafe(apply)
-
         self._ensure_writer()
-        self._pending.put((message, settle))
+        self._pending.put((message, (loop, future)))
         await future
 
     def _ensure_writer(self) -> None:
@@ -215,12 +230,9 @@ class EmbeddedTransport(Transport):
                 try:
                     self._commit(conn, [m for m, _ in batch], settings)
                 except Exception as exc:
-                    error = TransportError(f"publish failed: {exc}", plugin=self.name)
-                    for _, done in batch:
-                        _settle(done, error)
+                    _settle(batch, TransportError(f"publish failed: {exc}", plugin=self.name))
                 else:
-                    for _, done in batch:
-                        _settle(done, None)
+                    _settle(batch, None)
                     with self._wakeup:
                         self._wakeup.notify_all()
         finally:
@@ -230,30 +242,46 @@ class EmbeddedTransport(Transport):
         self, conn: sqlite3.Connection, messages: list[Message],
         settings: EmbeddedTransport.Settings,
     ) -> None:
+        """One transaction for the whole batch, with a handful of statements whatever its size.
+
+        Each statement releases and re-takes the GIL; per-message statements made the writer
+        thread fight the event loop for it. So: one ``SELECT ... IN (...)`` for the delivery
+        ids already seen, then one multi-row ``INSERT`` each into ``seen`` and ``messages``.
+        """
         now = time.time()
         horizon = now - settings.dedup_window
+        rows: list[tuple[Any, ...]] = []
+        fresh: dict[str, None] = {}
+        for message in messages:
+            did = message.delivery_id
+            if did:
+                if did in fresh:
+                    continue  # the same delivery twice in one batch
+                fresh[did] = None
+            rows.append((did, message.body, json.dumps(message.attributes), now, now))
         conn.execute("BEGIN IMMEDIATE")
         try:
-            batch_ids: set[str] = set()
-            for message in messages:
-                did = message.delivery_id
-                if did:
-                    if did in batch_ids:
-                        continue
-                    row = conn.execute(
-                        "SELECT seen_at FROM seen WHERE delivery_id = ?", (did,)
-                    ).fetchone()
-                    if row is not None and row[0] >= horizon:
-                        continue  # a redelivery within the window: dropped
-                    batch_ids.add(did)
-                    conn.execute(
-                        "INSERT OR REPLACE INTO seen (delivery_id, seen_at) VALUES (?, ?)",
-                        (did, now),
-                    )
+            ids = list(fresh)
+            for part in _chunks(ids, _MAX_VARS):
+                marks = ",".join("?" * len(part))
+                for (did,) in conn.execute(
+                    f"SELECT delivery_id FROM seen WHERE seen_at >= ? AND delivery_id IN ({marks})",  # noqa: S608 - placeholders only
+                    (horizon, *part),
+                ):
+                    fresh.pop(did, None)  # a redelivery within the window: dropped
+            if len(fresh) != len(ids):
+                rows = [row for row in rows if not row[0] or row[0] in fresh]
+            for part in _chunks(list(fresh), _MAX_VARS // 2):
                 conn.execute(
-                    "INSERT INTO messages (delivery_id, body, attributes, enqueued_at, visible_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (did, message.body, json.dumps(message.attributes), now, now),
+                    "INSERT OR REPLACE INTO seen (delivery_id, seen_at) VALUES "  # noqa: S608
+                    + ",".join(["(?, ?)"] * len(part)),
+                    [v for did in part for v in (did, now)],
+                )
+            for part in _chunks(rows, _MAX_VARS // 5):
+                conn.execute(
+                    "INSERT INTO messages (delivery_id, body, attributes, enqueued_at, "  # noqa: S608
+                    "visible_at) VALUES " + ",".join(["(?, ?, ?, ?, ?)"] * len(part)),
+                    [v for row in part for v in row],
                 )
             if now - self._last_purge > 60:
                 conn.execute("DELETE FROM seen WHERE seen_at < ?", (horizon,))
