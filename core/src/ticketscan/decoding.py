@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .views import ViewSet
 
 __all__ = [
+    "CONTEXT_LINES",
     "DECODERS",
     "MAX_DECODE_CHARS",
     "OffsetMap",
@@ -358,8 +359,79 @@ class View:
     map: OffsetMap
 
 
-def decoded_views(text: str, names: Iterable[str] | None = None) -> list[View]:
-    """Every decoded view of ``text`` that differs from it (and from the other views)."""
+#: Lines of a view kept around each decoded place; the rest is blanked (spaces keep offsets).
+CONTEXT_LINES = 3
+
+
+def _changed_offsets(omap: OffsetMap) -> list[int]:
+    """View offsets where the view differs from its source (decoded pieces, deletions)."""
+    out: list[int] = []
+    for i, start in enumerate(omap.new):
+        if not omap.linear[i]:
+            out.append(start)
+        elif i > 0:  # a linear segment after a jump: something was deleted just before
+            out.append(max(0, start - 1))
+            out.append(start)
+    return out
+
+
+def _focus(view_text: str, omap: OffsetMap) -> str:
+    """Blank the lines far from any decoded place, so scanners see only what decoding made.
+
+    Every character of a blanked line becomes a space (line breaks stay), so offsets, lines
+    and columns are unchanged and the map still holds; unchanged text is not scanned twice.
+    """
+    changed = _changed_offsets(omap)
+    if not changed:
+        return view_text
+    n = len(view_text)
+    rfind, find = view_text.rfind, view_text.find
+    spans: list[list[int]] = []  # kept [a, b) offset spans, whole lines, merged
+    for offset in sorted(set(changed)):
+        if spans and offset < spans[-1][1]:
+            continue
+        a = offset
+        for _ in range(CONTEXT_LINES + 1):
+            a = rfind("\n", 0, a) if a > 0 else -1
+            if a < 0:
+                break
+        a = a + 1 if a >= 0 else 0
+        b = offset
+        for _ in range(CONTEXT_LINES + 1):
+            b = find("\n", b) + 1 if b < n else 0
+            if b <= 0:
+                b = n
+                break
+        if spans and a <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], b)
+        else:
+            spans.append([a, b])
+    parts: list[str] = []
+    pos = 0
+    for a, b in spans:
+        parts.append(_blank(view_text[pos:a]))
+        parts.append(view_text[a:b])
+        pos = b
+    parts.append(_blank(view_text[pos:]))
+    return "".join(parts)
+
+
+def _blank(text: str) -> str:
+    """Spaces for every character but line breaks (same length, same lines)."""
+    return "\n".join(
+        " " * (len(line) - 1) + "\r" if line.endswith("\r") else " " * len(line)
+        for line in text.split("\n")
+    )
+
+
+def decoded_views(
+    text: str, names: Iterable[str] | None = None, *, focus: bool = True
+) -> list[View]:
+    """Every decoded view of ``text`` that differs from it (and from the other views).
+
+    With ``focus`` (the default), lines more than :data:`CONTEXT_LINES` away from anything
+    decoding changed are blanked: they are in the document itself already.
+    """
     views: list[View] = []
     seen = {text}
     for name in names or DECODERS:
@@ -367,7 +439,8 @@ def decoded_views(text: str, names: Iterable[str] | None = None) -> list[View]:
         if result is None or result[0] in seen:
             continue
         seen.add(result[0])
-        views.append(View(name, result[0], result[1]))
+        view_text = _focus(result[0], result[1]) if focus else result[0]
+        views.append(View(name, view_text, result[1]))
     return views
 
 

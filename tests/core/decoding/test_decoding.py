@@ -159,3 +159,16 @@ def test_views_feed_the_scan_and_point_at_the_original(tmp_path: Path) -> None:
     assert spots == [(2, first, first + len(encoded)), (5, second, second + len(token))]
     assert all(f.location.document for f in outcome.findings)
     assert token not in "".join(f.model_dump_json() for f in outcome.findings)
+
+
+def test_views_blank_what_decoding_did_not_touch() -> None:
+    """Far from the decoded place a view is blank (same lines and columns): no double scan."""
+    far = "token=ghp_" + "Ab3" * 12
+    text = "\n".join([far, *[f"filler line {i}" for i in range(20)], "key=&quot;x&quot;", ""])
+    [view] = decoded_views(text, ["html"])
+    assert len(view.text) == len(text)
+    assert view.text.count("\n") == text.count("\n")
+    assert far not in view.text and view.text.split("\n")[0].strip() == ""
+    assert 'key="x"' in view.text
+    full = decoded_views(text, ["html"], focus=False)[0]
+    assert far in full.text
