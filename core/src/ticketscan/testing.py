@@ -512,6 +512,9 @@ def outage_under_load(
                         await asyncio.sleep(0.1)  # a ticketing system backs off too
 
             await asyncio.gather(*(one_worker() for _ in range(concurrency)))
+        aclose = getattr(transport, "aclose", None)
+        if aclose is not None:  # connections publish_async opened on this loop
+            await aclose()
 
     asyncio.run(post_all())
     outage.set()

@@ -9,7 +9,10 @@
   ``Ticketscan-Error`` header, then the original is acked.
 
 Attributes travel as message headers. nats-py is asyncio; this class runs one event loop in a
-background thread and offers both the sync contract and ``publish_async`` for the receiver.
+background thread for the sync contract (receive/ack/ping/...). ``publish_async`` (the
+receiver's path) runs on the CALLER's event loop with a connection of its own there (one per
+loop, opened on first use, closed by ``aclose``), so a publish costs no hop between threads;
+concurrent publishes are pipelined on that connection (each waits only for its own PubAck).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import json
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -35,6 +39,42 @@ __all__ = ["NatsTransport"]
 T = TypeVar("T")
 ERROR_HEADER = "Ticketscan-Error"
 _RESERVED = {"Nats-Msg-Id", ERROR_HEADER}
+
+
+def _expire(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError("no PubAck in time"))
+
+
+class _Link:
+    """One NATS connection and its JetStream context, living on one event loop."""
+
+    __slots__ = ("acks", "js", "lock", "nc", "prefix", "seq")
+
+    def __init__(self) -> None:
+        self.nc: Any = None
+        self.js: Any = None
+        self.lock: asyncio.Lock | None = None
+        #: reply subjects ``<prefix><seq>`` of publishes waiting for their PubAck
+        self.prefix = ""
+        self.seq = 0
+        self.acks: dict[str, asyncio.Future[Any]] = {}
+
+    async def reply_inbox(self) -> str:
+        """One wildcard subscription for the PubAcks of every publish on this connection."""
+        if not self.prefix:
+            prefix = self.nc.new_inbox() + "."
+            acks = self.acks
+            start = len(prefix)
+
+            async def on_ack(msg: Any) -> None:
+                future = acks.pop(msg.subject[start:], None)
+                if future is not None and not future.done():
+                    future.set_result(msg)
+
+            await self.nc.subscribe(prefix + "*", cb=on_ack)
+            self.prefix = prefix
+        return self.prefix
 
 
 class NatsTransport(Transport):
@@ -67,11 +107,18 @@ class NatsTransport(Transport):
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
                                         name="ticketscan-nats")
         self._thread.start()
-        self._nc: Any = None
-        self._js: Any = None
+        self._home = _Link()  # the background loop's connection (sync contract)
+        self._links: dict[asyncio.AbstractEventLoop, _Link] = {}  # publish_async, per loop
         self._psub: Any = None
-        self._connect_lock: asyncio.Lock | None = None
         self._streams_ready = False
+
+    @property
+    def _nc(self) -> Any:
+        return self._home.nc
+
+    @property
+    def _js(self) -> Any:
+        return self._home.js
 
     @property
     def _settings(self) -> NatsTransport.Settings:
@@ -89,15 +136,17 @@ class NatsTransport(Transport):
             future.cancel()
             raise TransportError("timed out talking to NATS", plugin=self.name) from exc
 
-    async def _connect(self) -> Any:
-        if self._nc is not None and self._nc.is_connected:
-            return self._js
-        if self._connect_lock is None:
-            self._connect_lock = asyncio.Lock()
-        async with self._connect_lock:
-            if self._nc is not None and self._nc.is_connected:
-                return self._js
-            if self._nc is not None and (self._nc.is_reconnecting or self._nc.is_connecting):
+    async def _connect(self, link: _Link | None = None) -> Any:
+        link = link or self._home
+        nc = link.nc
+        if nc is not None and nc.is_connected:
+            return link.js
+        if link.lock is None:
+            link.lock = asyncio.Lock()
+        async with link.lock:
+            if link.nc is not None and link.nc.is_connected:
+                return link.js
+            if link.nc is not None and (link.nc.is_reconnecting or link.nc.is_connecting):
                 raise TransportError("NATS connection is reconnecting", plugin=self.name)
             s = self._settings
             options: dict[str, Any] = {
@@ -123,34 +172,36 @@ class NatsTransport(Transport):
 
             options.update(error_cb=quiet, disconnected_cb=quiet, reconnected_cb=quiet,
                            closed_cb=quiet)
-            if self._nc is not None:
+            if link.nc is not None:
                 with contextlib.suppress(Exception):
-                    await self._nc.close()
+                    await link.nc.close()
             try:
-                self._nc = await nats.connect(**options)
+                link.nc = await nats.connect(**options)
             except (TimeoutError, NoServersError, OSError, NatsTimeout) as exc:
-                self._nc = None
+                link.nc = None
                 raise TransportError(f"cannot connect to NATS at {', '.join(s.servers)}: "
                                      f"{type(exc).__name__}", plugin=self.name) from exc
-            self._nc.options["max_reconnect_attempts"] = -1
-            self._js = self._nc.jetstream(timeout=s.publish_timeout)
-            self._psub = None
+            link.nc.options["max_reconnect_attempts"] = -1
+            link.js = link.nc.jetstream(timeout=s.publish_timeout)
+            link.prefix = ""
+            if link is self._home:
+                self._psub = None
             if not self._streams_ready:
-                await self._ensure_streams()
-            return self._js
+                await self._ensure_streams(link.js)
+            return link.js
 
-    async def _ensure_streams(self) -> None:
+    async def _ensure_streams(self, js: Any) -> None:
         s = self._settings
         storage = api.StorageType.FILE if s.storage == "file" else api.StorageType.MEMORY
         for name, subject in ((s.stream, s.subject), (s.dead_letter_stream,
                                                       s.dead_letter_subject)):
             try:
-                await self._js.stream_info(name)
+                await js.stream_info(name)
             except NotFoundError:
                 if not s.create_stream:
                     raise TransportError(f"stream {name} does not exist (create_stream = false)",
                                          plugin=self.name) from None
-                await self._js.add_stream(
+                await js.add_stream(
                     name=name, subjects=[subject], storage=storage,
                     duplicate_window=s.duplicate_window,
                 )
@@ -158,15 +209,45 @@ class NatsTransport(Transport):
 
     # -- publish ---------------------------------------------------------------------------
 
-    async def _apublish(self, message: Message) -> None:
-        js = await self._connect()
+    async def _apublish(self, message: Message, link: _Link | None = None) -> None:
+        """Publish and wait for the PubAck (the stream stored it, or it was a duplicate).
+
+        What ``js.publish`` does, minus its per-request costs (a random token from
+        ``os.urandom``, ``asyncio.wait_for``): replies come to one wildcard inbox per
+        connection, keyed by a counter, and a timer handle bounds the wait. Many publishes
+        are in flight on the connection at once (pipelined); each waits for its own ack.
+        """
+        link = link or self._home
+        await self._connect(link)
         s = self._settings
         headers = {k: v for k, v in message.attributes.items() if k not in _RESERVED}
         if message.delivery_id:
             headers["Nats-Msg-Id"] = message.delivery_id
+        headers["Nats-Expected-Stream"] = s.stream
         try:
-            await js.publish(s.subject, message.body, timeout=s.publish_timeout,
-                             stream=s.stream, headers=headers)
+            prefix = await link.reply_inbox()
+            link.seq += 1
+            token = str(link.seq)
+            loop = asyncio.get_running_loop()
+            future: asyncio.Future[Any] = loop.create_future()
+            link.acks[token] = future
+            timer = loop.call_later(s.publish_timeout, _expire, future)
+            try:
+                await link.nc.publish(s.subject, message.body, reply=prefix + token,
+                                      headers=headers)
+                reply = await future
+            finally:
+                timer.cancel()
+                link.acks.pop(token, None)
+            if reply.headers and reply.headers.get("Status") == "503":
+                raise TransportError(f"no JetStream stream answers on {s.subject}",
+                                     plugin=self.name)
+            ack = json.loads(reply.data)
+            if "error" in ack:
+                error = ack["error"]
+                raise TransportError(
+                    f"publish refused by JetStream: {error.get('code')} "
+                    f"{error.get('description', '')}".strip(), plugin=self.name)
         except TransportError:
             raise
         except Exception as exc:
@@ -177,13 +258,22 @@ class NatsTransport(Transport):
         self._run(self._apublish(message), timeout=self._settings.publish_timeout + 5)
 
     async def publish_async(self, message: Message) -> None:
-        """Publish from another event loop (the receiver's) without a worker thread."""
-        future = asyncio.run_coroutine_threadsafe(self._apublish(message), self._loop)
-        try:
-            await asyncio.wrap_future(future)
-        except asyncio.CancelledError:
-            future.cancel()
-            raise
+        """``publish`` on the caller's event loop, over that loop's own connection."""
+        loop = asyncio.get_running_loop()
+        if loop is self._loop:
+            link = self._home
+        else:
+            link = self._links.get(loop)
+            if link is None:
+                link = self._links[loop] = _Link()
+        await self._apublish(message, link)
+
+    async def aclose(self) -> None:
+        """Close the connection ``publish_async`` opened on the running event loop."""
+        link = self._links.pop(asyncio.get_running_loop(), None)
+        if link is not None and link.nc is not None:
+            with contextlib.suppress(Exception):
+                await link.nc.close()
 
     # -- consume -------------------------------------------------------------------------
 
@@ -291,6 +381,17 @@ class NatsTransport(Transport):
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
+        for loop, link in list(self._links.items()):
+            self._links.pop(loop, None)
+            if link.nc is None or loop.is_closed() or not loop.is_running():
+                continue  # a stopped loop: its tasks and sockets went with it
+            with contextlib.suppress(Exception):
+                running = asyncio.get_running_loop()
+                if running is loop:
+                    continue  # cannot block this loop; use ``await aclose()`` there
+            future = asyncio.run_coroutine_threadsafe(link.nc.close(), loop)
+            with contextlib.suppress(Exception):
+                future.result(timeout=5)
         if self._loop.is_running():
             for step in (shutdown, cancel_rest):
                 with contextlib.suppress(TransportError):
