@@ -7,7 +7,11 @@
 2. End-to-end latency of the one-machine mode (``ticketscan serve``): webhook POST -> finding
    in the jsonl sink, over N events (a typical comment event, no attachments).
 
-    .venv/bin/python bench/receiver.py [--seconds 10] [--events 200]
+    .venv/bin/python bench/receiver.py [--seconds 10] [--runs 3] [--events 200] [--skip-e2e]
+
+``--runs N`` repeats the throughput comparison N times (each run: every target in turn, same
+server settings) and prints each run and then the medians: the machine may be shared and
+noisy, the ratio to the echo app measured in the same run is what counts.
 """
 
 from __future__ import annotations
@@ -266,6 +270,15 @@ def _key(i: int) -> str:
 # ------------------------------------------------------------------------------------ main
 
 
+def _table(rows: list[tuple[str, dict[str, float]]]) -> None:
+    echo_rps = rows[0][1]["rps"]
+    print(f"{'target':28} {'req/s':>9} {'% echo':>7} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    for label, r in rows:
+        ratio = r.get("ratio", r["rps"] / echo_rps)
+        print(f"{label:28} {r['rps']:9.0f} {100 * ratio:6.0f}% "
+              f"{r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {int(r['errors']):7d}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--serve")
@@ -273,6 +286,7 @@ def main() -> None:
     parser.add_argument("--extra", default="")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--runs", type=int, default=1, help="throughput runs (medians shown)")
     parser.add_argument("--events", type=int, default=200)
     parser.add_argument("--rate", type=float, default=5.0, help="e2e events per second")
     parser.add_argument("--skip-e2e", action="store_true")
@@ -285,7 +299,7 @@ def main() -> None:
     print(f"# load generator: {'wrk' if load is load_wrk else 'httpx (async)'}, "
           f"{args.connections} connections, {args.seconds} s per target, cpus={os.cpu_count()}")
     nats_proc = None
-    rows = []
+    runs: list[list[tuple[str, dict[str, float]]]] = []
     try:
         targets = [("echo (minimal Starlette)", "echo", ""),
                    ("receiver + embedded", "embedded", str(tmp / "queue.db"))]
@@ -297,23 +311,43 @@ def main() -> None:
                                          stderr=subprocess.DEVNULL)
             time.sleep(0.3)
             targets.append(("receiver + nats", "nats", f"nats://127.0.0.1:{nport}"))
-        for label, kind, extra in targets:
-            proc, port = start_server(kind, extra)
-            try:
-                load(port, 2, args.connections, tmp)  # warm-up
-                rows.append((label, load(port, args.seconds, args.connections, tmp)))
-            finally:
-                proc.terminate()
-                proc.wait(timeout=30)
+        for run in range(max(1, args.runs)):
+            rows = []
+            for label, kind, extra in targets:
+                if kind == "embedded":
+                    extra = str(tmp / f"queue-{run}.db")
+                proc, port = start_server(kind, extra)
+                try:
+                    load(port, 2, args.connections, tmp)  # warm-up
+                    rows.append((label, load(port, args.seconds, args.connections, tmp)))
+                finally:
+                    proc.terminate()
+                    proc.wait(timeout=30)
+            runs.append(rows)
+            if args.runs > 1:
+                print(f"\n## run {run + 1}")
+                _table(rows)
     finally:
         if nats_proc is not None:
             nats_proc.terminate()
             nats_proc.wait(timeout=10)
-    echo_rps = rows[0][1]["rps"]
-    print(f"{'target':28} {'req/s':>9} {'% echo':>7} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
-    for label, r in rows:
-        print(f"{label:28} {r['rps']:9.0f} {100 * r['rps'] / echo_rps:6.0f}% "
-              f"{r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['errors']:7d}")
+    if args.runs > 1:
+        print(f"\n## median of {len(runs)} runs (% echo: median of the per-run ratios)")
+        medians = []
+        for i, (label, _) in enumerate(runs[0]):
+            per_run = [rows[i][1] for rows in runs]
+            ratio = statistics.median(r["rps"] / rows[0][1]["rps"]
+                                      for r, rows in zip(per_run, runs, strict=True))
+            medians.append((label, {
+                "rps": statistics.median(r["rps"] for r in per_run),
+                "ratio": ratio,
+                "p50_ms": statistics.median(r["p50_ms"] for r in per_run),
+                "p99_ms": statistics.median(r["p99_ms"] for r in per_run),
+                "errors": sum(int(r["errors"]) for r in per_run),
+            }))
+        _table(medians)
+    else:
+        _table(runs[0])
     if not args.skip_e2e:
         e2e = end_to_end(args.events, args.rate, tmp)
         print(f"\n# one-machine mode end to end (POST -> finding in jsonl), "
