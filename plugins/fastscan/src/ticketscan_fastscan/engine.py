@@ -293,6 +293,7 @@ class Engine:
             )
             ends.sort()
             win_end = -1
+            done = 0  # multi-line rules: matches never start before the last one ended
             for to in ends:
                 if to <= win_end:
                     continue
@@ -303,7 +304,9 @@ class Engine:
                 we = le if le >= 0 else min(n, to + _LINE_REACH)
                 if ws < win_end and not rule.window:  # single-line rule: only the new lines
                     ws = win_end
-                self._confirm(rule, regex, buf, ws, we, owned, out)
+                elif rule.window and ws < done:
+                    ws = done
+                done = max(done, self._confirm(rule, regex, buf, ws, we, owned, out))
                 win_end = we
         for rule in self._always:
             if id(rule) in active:
@@ -314,10 +317,13 @@ class Engine:
     def _confirm(
         self, rule: Rule, regex: Any, buf: bytes, ws: int, we: int, owned: int,
         out: list[_Candidate],
-    ) -> None:
+    ) -> int:
+        """Confirm matches in buf[ws:we]; returns the end of the last match (or ws)."""
+        last = ws
         for m in regex.finditer(buf, ws, we):
             if m.start() >= owned:
                 break
+            last = m.end()
             groups = m.groups()
             g: int | str = 0
             if groups:
@@ -330,6 +336,7 @@ class Engine:
             if not self._accept(rule, secret, m.group(0), buf, start):
                 continue
             out.append(_Candidate(rule, start, end, m.start(), secret))
+        return last
 
     @staticmethod
     def _accept(rule: Rule, secret: str, match: bytes, buf: bytes, start: int) -> bool:
