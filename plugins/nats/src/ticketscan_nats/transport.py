@@ -242,8 +242,8 @@ class NatsTransport(Transport):
             if reply.headers and reply.headers.get("Status") == "503":
                 raise TransportError(f"no JetStream stream answers on {s.subject}",
                                      plugin=self.name)
-            ack = json.loads(reply.data)
-            if "error" in ack:
+            # a PubAck is {"stream":..,"seq":..[,"duplicate":true]}; parse only an error
+            if b'"error"' in reply.data and "error" in (ack := json.loads(reply.data)):
                 error = ack["error"]
                 raise TransportError(
                     f"publish refused by JetStream: {error.get('code')} "
