@@ -185,7 +185,7 @@ class ReceiverApp(Starlette):
 
     hook: Callable[[Scope, Receive, Send, str], Awaitable[None]]
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[override]
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
             path: str = scope["path"]
             root: str = scope.get("root_path", "")

@@ -263,9 +263,8 @@ class NatsTransport(Transport):
         if loop is self._loop:
             link = self._home
         else:
-            link = self._links.get(loop)
-            if link is None:
-                link = self._links[loop] = _Link()
+            found = self._links.get(loop)
+            link = found if found is not None else self._links.setdefault(loop, _Link())
         await self._apublish(message, link)
 
     async def aclose(self) -> None:
@@ -341,7 +340,7 @@ class NatsTransport(Transport):
         async def read() -> list[tuple[bytes, dict[str, str]]]:
             js = await self._connect()
             info = await js.stream_info(self._settings.dead_letter_stream)
-            out = []
+            out: list[tuple[bytes, dict[str, str]]] = []
             for seq in range(info.state.first_seq, info.state.last_seq + 1):
                 if len(out) >= limit:
                     break
