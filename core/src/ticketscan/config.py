@@ -72,7 +72,11 @@ class PipelineSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     source: str = Field(default="auto", description="Source for events; 'auto' asks each.")
-    scanners: list[str] = Field(default_factory=lambda: ["detect-secrets"])
+    scanners: list[str] = Field(
+        default_factory=lambda: ["auto"],
+        description="Scanners to run; 'auto' = the recommended set among those installed "
+        "(fastscan + kingfisher, else the first installed of gitleaks, detect-secrets).",
+    )
     sinks: list[str] = Field(default_factory=lambda: ["stdout"])
     scanner_timeout: float = Field(default=900.0, gt=0, description="Seconds per scanner.")
     scanner_memory_mb: int = Field(

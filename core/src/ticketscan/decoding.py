@@ -20,7 +20,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from .components import ScanInput
 from .models import Manifest, RawFinding
@@ -213,9 +213,9 @@ def _printable_text(value: str) -> bool:
 def _b64(text: str) -> tuple[str, OffsetMap] | None:
     def rep(m: re.Match[str]) -> Replacement:
         blob = m.group(0)
-        positions = [i for i, ch in enumerate(blob) if ch not in "\r\n"]
-        compact = "".join(blob[i] for i in positions)
-        try:
+        multiline = "\n" in blob
+        compact = blob.replace("\r", "").replace("\n", "") if multiline else blob
+        try:  # most candidates (hashes, ids) are not base64 of text: fail fast, before mapping
             raw = base64.b64decode(compact, validate=True)
             value = raw.decode("utf-8")
         except (binascii.Error, ValueError, UnicodeDecodeError):
@@ -224,6 +224,10 @@ def _b64(text: str) -> tuple[str, OffsetMap] | None:
             return None
         if len(raw) != len(value):  # multi-byte text: map the whole blob
             return [(value, 0, len(blob))]
+        positions = (
+            [i for i, ch in enumerate(blob) if ch not in "\r\n"] if multiline
+            else range(len(blob))
+        )
         pieces = []
         for k in range(0, len(value), 3):  # 3 bytes come from 4 base64 characters
             a = positions[(k // 3) * 4]
@@ -354,9 +358,17 @@ DECODERS: dict[str, Callable[[str], tuple[str, OffsetMap] | None]] = {
 
 @dataclass
 class View:
+    """A decoded view: ``text`` is what scanners read (lines far from any decoded place are
+    emptied), ``full`` the whole decoded text that ``map`` maps back to the source."""
+
     name: str
     text: str
     map: OffsetMap
+    full: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.full:
+            self.full = self.text
 
 
 #: Lines of a view kept around each decoded place; the rest is blanked (spaces keep offsets).
@@ -376,10 +388,10 @@ def _changed_offsets(omap: OffsetMap) -> list[int]:
 
 
 def _focus(view_text: str, omap: OffsetMap) -> str:
-    """Blank the lines far from any decoded place, so scanners see only what decoding made.
+    """Empty the lines far from any decoded place, so scanners see only what decoding made.
 
-    Every character of a blanked line becomes a space (line breaks stay), so offsets, lines
-    and columns are unchanged and the map still holds; unchanged text is not scanned twice.
+    Line breaks stay, so every kept line keeps its line number and columns (the map works on
+    the full view text); unchanged text is not scanned twice, nor even read again.
     """
     changed = _changed_offsets(omap)
     if not changed:
@@ -417,11 +429,8 @@ def _focus(view_text: str, omap: OffsetMap) -> str:
 
 
 def _blank(text: str) -> str:
-    """Spaces for every character but line breaks (same length, same lines)."""
-    return "\n".join(
-        " " * (len(line) - 1) + "\r" if line.endswith("\r") else " " * len(line)
-        for line in text.split("\n")
-    )
+    """The same number of lines, all empty."""
+    return "\n" * text.count("\n")
 
 
 def decoded_views(
@@ -440,7 +449,7 @@ def decoded_views(
             continue
         seen.add(result[0])
         view_text = _focus(result[0], result[1]) if focus else result[0]
-        views.append(View(name, view_text, result[1]))
+        views.append(View(name, view_text, result[1], result[0]))
     return views
 
 
@@ -473,8 +482,8 @@ def make_mapper(
 ) -> Callable[[RawFinding], RawFinding | None]:
     """A mapper from findings in ``view`` to findings in the document ``doc_id``."""
     src_starts = _line_starts(source)
-    view_starts = _line_starts(view.text)
-    vlen, slen = len(view.text), len(source)
+    view_starts = _line_starts(view.full)
+    vlen, slen = len(view.full), len(source)
 
     def mapper(raw: RawFinding) -> RawFinding | None:
         a = _offset(view_starts, vlen, raw.line, raw.column)
@@ -515,4 +524,36 @@ def add_decoded_views(views: ViewSet, manifest: Manifest, docs_dir: Path, workdi
             target = views.root / f"{view_id}.txt"
             target.write_text(view.text, encoding="utf-8", errors="surrogateescape", newline="")
             views.inputs.append(ScanInput(view_id, target))
-            views.mappers[view_id] = make_mapper(doc.id, source, view)
+            views.mappers[view_id] = _LazyMapper(doc.id, path, view.name)
+
+
+class _LazyMapper:
+    """Maps findings in one view back to its document, decoding again on first use.
+
+    Holding every document's text and offset map until the scanners finish would cost memory
+    in proportion to the corpus; findings in views are few, so decoding one document twice is
+    the cheaper trade. The last few documents' mappers are cached.
+    """
+
+    _cache: ClassVar[dict[tuple[str, str], Callable[[RawFinding], RawFinding | None]]] = {}
+    _CACHE_SIZE = 8
+
+    def __init__(self, doc_id: str, source: Path, view_name: str) -> None:
+        self.doc_id = doc_id
+        self.source = source
+        self.view_name = view_name
+
+    def __call__(self, raw: RawFinding) -> RawFinding | None:
+        key = (str(self.source), self.view_name)
+        mapper = self._cache.get(key)
+        if mapper is None:
+            text = self.source.read_text(encoding="utf-8", errors="surrogateescape")
+            result = DECODERS[self.view_name](text)
+            if result is None:  # the document changed under us: nothing to map to
+                return None
+            mapper = make_mapper(self.doc_id, text, View(self.view_name, "", result[1],
+                                                         result[0]))
+            if len(self._cache) >= self._CACHE_SIZE:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = mapper
+        return mapper(raw)

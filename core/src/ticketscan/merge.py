@@ -69,13 +69,21 @@ def _belongs(a: Detection, b: Detection) -> bool:
 def _cluster(detections: list[Detection]) -> list[list[Detection]]:
     ordered = sorted(set_of(detections), key=lambda d: (_length(d), _detection_key(d)))
     clusters: list[list[Detection]] = []
+    # a detection can only join a cluster whose seed shares a line with it (or is within
+    # one line of it): index clusters by those lines instead of trying every cluster
+    by_line: dict[int, list[int]] = defaultdict(list)
     for det in ordered:
-        for cluster in clusters:
-            if _belongs(cluster[0], det):
-                cluster.append(det)
+        candidates = sorted(
+            {i for line in range(det.line, det.end_line + 1) for i in by_line.get(line, ())}
+        )
+        for i in candidates:
+            if _belongs(clusters[i][0], det):
+                clusters[i].append(det)
                 break
         else:
             clusters.append([det])
+            for line in range(det.line - 1, det.end_line + 2):
+                by_line[line].append(len(clusters) - 1)
     return clusters
 
 
@@ -120,7 +128,22 @@ def _finding(
     part_id: str | None,
     cluster: list[Detection],
 ) -> Finding:
-    seed = cluster[0]
+    # the secret and place the finding shows: the value the most engines agree on, then the
+    # most specific and confident detection (a decoded form several engines saw beats a
+    # still-escaped form fewer saw)
+    agree: dict[str, set[str]] = defaultdict(set)
+    for det in cluster:
+        agree[det.secret_sha256].add(det.scanner)
+    seed = min(
+        cluster,
+        key=lambda d: (
+            -len(agree[d.secret_sha256]),
+            is_generic(d.type),
+            -d.confidence,
+            _length(d),
+            _detection_key(d),
+        ),
+    )
     typed = sorted(
         cluster, key=lambda d: (is_generic(d.type), -d.confidence, _length(d), _detection_key(d))
     )

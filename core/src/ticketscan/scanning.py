@@ -150,64 +150,98 @@ def run_scanners(
     memory_mb: int,
     on_done: Callable[[ScannerResult], None] | None = None,
     allowlist: Allowlist | None = None,
+    more_views: Callable[[], ViewSet | None] | None = None,
 ) -> list[ScannerResult]:
     """Run every scanner concurrently in its own process; results in the given order.
 
     ``memory_mb`` caps the resident memory of each scanner's process group (0: no cap).
+    ``more_views``, if given, is called in this process while the scanners already work on
+    ``views`` (the documents); the inputs it returns (the decoded views) get a second process
+    per scanner, so decoding overlaps scanning. A scanner's result covers both passes.
     """
     ctx = multiprocessing.get_context("fork")
-    running: dict[str, tuple[Any, Path, float]] = {}
-    for cls, settings in scanners:
-        scratch = workdir / f"scanner-{cls.name}"
+    started_at = time.monotonic()
+    deadline = started_at + timeout
+    running: dict[tuple[str, int], tuple[Any, Path, float]] = {}
+    partial: dict[str, list[ScannerResult]] = {cls.name: [] for cls, _ in scanners}
+    passes = 2 if more_views is not None else 1
+
+    def start(cls: type[Scanner], settings: ComponentSettings, batch: ViewSet, n: int) -> None:
+        scratch = workdir / f"scanner-{cls.name}-{n}"
         scratch.mkdir(parents=True, exist_ok=True)
-        out_path = workdir / f"{cls.name}.detections.json"
+        out_path = workdir / f"{cls.name}.{n}.detections.json"
         out_path.unlink(missing_ok=True)
         proc = ctx.Process(
             target=_child,
-            args=(cls, settings, views, scratch, out_path, memory_mb, allowlist),
+            args=(cls, settings, batch, scratch, out_path, memory_mb, allowlist),
             name=f"ticketscan-scanner-{cls.name}",
             daemon=False,
         )
         proc.start()
-        running[cls.name] = (proc, out_path, time.monotonic())
+        running[(cls.name, n)] = (proc, out_path, time.monotonic())
+
+    for cls, settings in scanners:
+        start(cls, settings, views, 1)
+    if more_views is not None:
+        extra = more_views()
+        if extra is not None and extra.inputs:
+            for cls, settings in scanners:
+                start(cls, settings, extra, 2)
+        else:
+            passes = 1
     results: dict[str, ScannerResult] = {}
-    deadline = time.monotonic() + timeout
-    peaks: dict[str, float] = {}
+    peaks: dict[tuple[str, int], float] = {}
     next_check = 0.0
     while running:
         now = time.monotonic()
-        over: dict[str, float] = {}
+        over: dict[tuple[str, int], float] = {}
         if now >= next_check:
             next_check = now + _RSS_INTERVAL
             usage = _group_rss_mb({proc.pid for proc, _, _ in running.values() if proc.pid})
-            for name, (proc, _, _) in running.items():
+            for key, (proc, _, _) in running.items():
                 rss = usage.get(proc.pid or -1, 0.0)
-                peaks[name] = max(peaks.get(name, 0.0), rss)
+                peaks[key] = max(peaks.get(key, 0.0), rss)
                 if memory_mb and rss > memory_mb:
-                    over[name] = rss
-        for name, (proc, out_path, started) in list(running.items()):
+                    over[key] = rss
+        for key, (proc, out_path, _started) in list(running.items()):
+            name = key[0]
             proc.join(timeout=0.02)
-            if proc.is_alive() and time.monotonic() < deadline and name not in over:
+            if proc.is_alive() and time.monotonic() < deadline and key not in over:
                 continue
-            if name in over and proc.is_alive():
+            if key in over and proc.is_alive():
                 _kill_group(proc)
                 result = ScannerResult(
                     name,
                     error=f"exceeded its memory cap of {memory_mb} MB "
-                    f"({over[name]:.0f} MB resident; raise pipeline.scanner_memory_mb)",
+                    f"({over[key]:.0f} MB resident; raise pipeline.scanner_memory_mb)",
                 )
             elif proc.is_alive():
                 _kill_group(proc)
                 result = ScannerResult(name, error=f"timed out after {timeout:g} s")
             else:
                 result = _collect(name, proc.exitcode, out_path, memory_mb)
-            result.peak_rss_mb = max(result.peak_rss_mb, round(peaks.get(name, 0.0), 1))
-            result.seconds = round(time.monotonic() - started, 3)
-            results[name] = result
-            del running[name]
-            if on_done is not None:
-                on_done(result)
+            result.peak_rss_mb = max(result.peak_rss_mb, round(peaks.get(key, 0.0), 1))
+            del running[key]
+            partial[name].append(result)
+            if len(partial[name]) == passes:
+                combined = _combine(name, partial[name])
+                combined.seconds = round(time.monotonic() - started_at, 3)
+                results[name] = combined
+                if on_done is not None:
+                    on_done(combined)
     return [results[cls.name] for cls, _ in scanners]
+
+
+def _combine(name: str, parts: list[ScannerResult]) -> ScannerResult:
+    """One scanner's result over both passes: the first error wins, detections add up."""
+    errors = [p.error for p in parts if p.error]
+    combined = ScannerResult(name, error=errors[0] if errors else None)
+    combined.peak_rss_mb = max(p.peak_rss_mb for p in parts)
+    if combined.error is None:
+        for part in parts:
+            combined.detections.extend(part.detections)
+            combined.suppressed += part.suppressed
+    return combined
 
 
 _RSS_INTERVAL = 0.1

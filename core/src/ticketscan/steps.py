@@ -32,7 +32,7 @@ from .models import Finding, Manifest, PublishReport, TicketEvent
 from .plugins import Plugins
 from .scanning import ScannerResult, run_scanners
 from .suppress import Suppression, load_suppression
-from .views import prepare_views
+from .views import decoded_inputs, document_inputs
 
 __all__ = [
     "ScanOutcome",
@@ -198,6 +198,32 @@ def _plain_dir_manifest(plugins: Plugins, config: Config, folder: Path, tmp: Pat
     return out
 
 
+#: What ``scanners = ["auto"]`` runs, chosen from docs/benchmarks.md: the best F1 on the dev
+#: corpus with the fewest hard negatives, at the highest throughput.
+RECOMMENDED_SCANNERS = ("fastscan", "kingfisher")
+FALLBACK_SCANNERS = ("gitleaks", "detect-secrets")
+
+
+def resolve_scanners(plugins: Plugins, names: Sequence[str]) -> list[str]:
+    """Expand ``auto`` into the recommended scanners that are installed."""
+    out: list[str] = []
+    installed = set(plugins.names("scanner"))
+    for name in names:
+        if name != "auto":
+            out.append(name)
+            continue
+        chosen = [s for s in RECOMMENDED_SCANNERS if s in installed]
+        if not chosen:
+            chosen = [s for s in FALLBACK_SCANNERS if s in installed][:1]
+        if not chosen:
+            raise UsageError(
+                "no scanner plugin is installed",
+                hint="pip install ticketscan-fastscan (or ticketscan-detect-secrets)",
+            )
+        out.extend(c for c in chosen if c not in out)
+    return out
+
+
 def scan(
     plugins: Plugins,
     config: Config,
@@ -213,7 +239,7 @@ def scan(
     if not scanner_names:
         raise UsageError("no scanner given", hint="pass --scanner NAME or set pipeline.scanners")
     chosen: list[tuple[type[Scanner], Any]] = []
-    for name in scanner_names:
+    for name in resolve_scanners(plugins, scanner_names):
         cls = plugins.scanner(name)
         chosen.append((cls, config.settings_for(cls)))
     allow_partial = config.pipeline.allow_partial if allow_partial is None else allow_partial
@@ -226,7 +252,8 @@ def scan(
             raise InputError(f"{docs_dir} is a file; scan takes a documents directory")
         manifest = read_manifest(docs_dir)
         with delivery_context(manifest.event.delivery_id):
-            views = prepare_views(manifest, docs_dir, tmp, decode=config.pipeline.decode)
+            views = document_inputs(manifest, docs_dir, tmp)
+            decode = config.pipeline.decode
             results = run_scanners(
                 chosen,
                 views,
@@ -235,6 +262,8 @@ def scan(
                 memory_mb=config.pipeline.scanner_memory_mb,
                 on_done=on_done,
                 allowlist=suppression.allowlist,
+                # decoding runs here while the scanners already work on the documents
+                more_views=(lambda: decoded_inputs(manifest, docs_dir, tmp)) if decode else None,
             )
             docs = {doc.id: doc for doc in manifest.documents}
             failed = [r for r in results if not r.ok]

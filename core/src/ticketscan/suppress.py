@@ -72,11 +72,22 @@ _REDACTED_MARKERS = re.compile(r"(?i)(\*{4,}|x{6,}|redacted|â€¢{3,}|\[hidden\]|â
 _EXAMPLE_TAIL = re.compile(r"(?i)example(?:key)?$")
 
 
+#: The payload segment of jwt.io's sample token ({"sub":"1234567890","name":"John Doe",...}),
+#: pasted in countless docs and tickets whatever its header or signature.
+_JWT_IO_EXAMPLE = "eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ"
+#: Keys meant to be shipped to browsers and apps: not credentials (Stripe publishable keys).
+_PUBLIC_BY_DESIGN = re.compile(r"^pk_(?:live|test)_[0-9A-Za-z]{10,}$")
+
+
 def suppression_reason(secret: str) -> str | None:
     """Why ``secret`` is not a real credential, or None if it may be one."""
     value = secret.strip().strip("'\"`")
     if value in DOCUMENTED_EXAMPLES:
         return "documented example key"
+    if _JWT_IO_EXAMPLE in value:
+        return "documented example key (jwt.io's sample token)"
+    if _PUBLIC_BY_DESIGN.match(value):
+        return "public by design (publishable key)"
     if _EXAMPLE_TAIL.search(value) and len(value) >= 16:
         return "documented example key"
     if not value or _PLACEHOLDER.match(value):

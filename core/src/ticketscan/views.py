@@ -1,8 +1,9 @@
 """What scanners read: the documents' text files, plus decoded views of them.
 
-``prepare_views`` returns the inputs for a scan and a ``locate`` function that maps a finding
-in any input back to its document and its original line and column. With decoding off, the
-inputs are the documents themselves and ``locate`` is the identity.
+``document_inputs`` gives the documents themselves as scan inputs; ``decoded_inputs`` gives
+their decoded views (in a folder of their own) with a ``locate`` mapping that turns a finding
+in a view back into one in its document, at the original line and column. The scan step starts
+the scanners on the documents and decodes meanwhile (see ``scanning.run_scanners``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from .components import ScanInput
 from .models import Manifest, RawFinding
 
-__all__ = ["ViewSet", "prepare_views"]
+__all__ = ["ViewSet", "decoded_inputs", "document_inputs"]
 
 
 @dataclass
@@ -33,14 +34,8 @@ class ViewSet:
         return raw if mapper is None else mapper(raw)
 
 
-def prepare_views(
-    manifest: Manifest, docs_dir: Path, workdir: Path, *, decode: bool = True
-) -> ViewSet:
-    """The scan inputs for ``manifest``: every document, plus decoded views if ``decode``.
-
-    All inputs live in one folder, ``workdir/inputs`` (documents are hard-linked there, or
-    copied across file systems), so engines that scan a directory see exactly the inputs.
-    """
+def document_inputs(manifest: Manifest, docs_dir: Path, workdir: Path) -> ViewSet:
+    """The documents themselves as scan inputs, in ``workdir/inputs``."""
     root = (workdir / "inputs").resolve()
     root.mkdir(parents=True, exist_ok=True)
     inputs = []
@@ -48,13 +43,19 @@ def prepare_views(
         target = root / f"{doc.id}.txt"
         _link_or_copy((docs_dir / doc.text_path).resolve(), target)
         inputs.append(ScanInput(doc.id, target))
-    views = ViewSet(root=root, inputs=inputs)
-    if decode:
-        try:
-            from .decoding import add_decoded_views
-        except ImportError:  # decoding not built into this core
-            return views
-        add_decoded_views(views, manifest, docs_dir, workdir)
+    return ViewSet(root=root, inputs=inputs)
+
+
+def decoded_inputs(manifest: Manifest, docs_dir: Path, workdir: Path) -> ViewSet | None:
+    """The decoded views of the documents as scan inputs, in ``workdir/views`` (or None)."""
+    try:
+        from .decoding import add_decoded_views
+    except ImportError:  # decoding not built into this core
+        return None
+    root = (workdir / "views").resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    views = ViewSet(root=root, inputs=[])
+    add_decoded_views(views, manifest, docs_dir, workdir)
     return views
 
 

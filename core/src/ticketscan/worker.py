@@ -117,7 +117,9 @@ class Worker:
         self.config = config
         self.transport = transport
         self.settings = settings or worker_settings(config)
-        self.scanner_names = list(scanner_names) or list(config.pipeline.scanners)
+        self.scanner_names = steps.resolve_scanners(
+            plugins, list(scanner_names) or config.pipeline.scanners
+        )
         self.sink_names = list(sink_names) or list(config.pipeline.sinks)
         self.work_dir = Path(self.settings.work_dir).expanduser().resolve()
         self.on_outcome = on_outcome

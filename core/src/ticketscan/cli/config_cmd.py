@@ -8,6 +8,7 @@ import click
 
 from ticketscan.cli.main import State
 from ticketscan.config import SECTION_OF
+from ticketscan.steps import resolve_scanners
 
 pass_state = click.make_pass_decorator(State)
 
@@ -41,7 +42,7 @@ def check(state: State) -> None:
                 continue
             cfg.settings_for(plugins.get(kind, name))
             checked += 1
-    for name in cfg.pipeline.scanners:
+    for name in resolve_scanners(plugins, cfg.pipeline.scanners):
         cfg.settings_for(plugins.get("scanner", name))
     for name in cfg.pipeline.sinks:
         cfg.settings_for(plugins.get("sink", name))

@@ -29,12 +29,21 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "merge": ("ticketscan.cli.steps:merge", "Merge findings files into one (and SARIF)."),
     "publish": ("ticketscan.cli.steps:publish", "Deliver findings to sinks."),
     "plugins": ("ticketscan.cli.plugins_cmd:plugins", "List installed plugins and load errors."),
-    "schema": ("ticketscan.cli.schema_cmd:schema", "Print or write the JSON Schemas of the models."),
+    "schema": (
+        "ticketscan.cli.schema_cmd:schema",
+        "Print or write the JSON Schemas of the models.",
+    ),
     "config": ("ticketscan.cli.config_cmd:config", "Show or check the configuration."),
-    "serve": ("ticketscan.cli.serve:serve", "Run the webhook receiver (no config: one-machine mode)."),
+    "serve": (
+        "ticketscan.cli.serve:serve",
+        "Run the webhook receiver (no config: one-machine mode).",
+    ),
     "worker": ("ticketscan.cli.serve:worker", "Consume events from a transport; run the pipeline."),
     "demo": ("ticketscan.cli.serve:demo", "One-machine mode end to end on a signed sample event."),
-    "baseline": ("ticketscan.cli.baseline:baseline", "Record findings; later runs report new ones only."),
+    "baseline": (
+        "ticketscan.cli.baseline:baseline",
+        "Record findings; later runs report new ones only.",
+    ),
 }
 
 

@@ -45,7 +45,7 @@ def _progress(names: Sequence[str]) -> Iterator[Any]:
 
 
 def _scanners(state: State, given: Sequence[str]) -> list[str]:
-    return list(given) or list(state.config().pipeline.scanners)
+    return steps.resolve_scanners(state.plugins(), list(given) or state.config().pipeline.scanners)
 
 
 def _finish(state: State, findings: Sequence[Finding], fail_on_findings: bool) -> None:
