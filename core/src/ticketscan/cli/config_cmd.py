@@ -40,7 +40,7 @@ def check(state: State) -> None:
         for name, value in cfg.data.get(section, {}).items():
             if not isinstance(value, dict):  # e.g. [state] store = "sqlite"
                 continue
-            cfg.settings_for(plugins.get(kind, name))
+            cfg.settings_for(plugins.get(kind, name))  # here an unknown name is an error
             checked += 1
     for name in resolve_scanners(plugins, cfg.pipeline.scanners):
         cfg.settings_for(plugins.get("scanner", name))

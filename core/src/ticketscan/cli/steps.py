@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 from collections.abc import Iterator, Sequence
 from importlib import resources
@@ -20,6 +21,7 @@ from ticketscan.sarif import write_sarif
 pass_state = click.make_pass_decorator(State)
 
 SAMPLE_EVENT = "sample-event.json"
+log = logging.getLogger("ticketscan")
 
 
 @contextlib.contextmanager
@@ -278,6 +280,23 @@ def run(
     _finish(state, findings, fail_on_findings)
 
 
+def validate_sections(plugins: Any, config: Any) -> int:
+    """Validate every configured section of an installed component; returns how many."""
+    from ticketscan.config import SECTION_OF
+
+    checked = 0
+    for kind, section in SECTION_OF.items():
+        for name, value in config.data.get(section, {}).items():
+            if not isinstance(value, dict):  # e.g. [state] store = "sqlite"
+                continue
+            if name not in plugins.components[kind]:
+                log.warning("[%s.%s] configures a %s that is not installed", section, name, kind)
+                continue
+            config.settings_for(plugins.get(kind, name))
+            checked += 1
+    return checked
+
+
 def run_pipeline(
     state: State,
     event_path: Path,
@@ -292,11 +311,13 @@ def run_pipeline(
     plugins, config = state.plugins(), state.config()
     names = _scanners(state, scanner_names)
     sinks = list(sink_names) or list(config.pipeline.sinks)
-    # validate every component's settings before any work starts
+    # validate every component's settings before any work starts: those the run uses and
+    # every section the file configures for an installed component
     for name in names:
         config.settings_for(plugins.scanner(name))
     for name in sinks:
         config.settings_for(plugins.sink(name))
+    validate_sections(plugins, config)
     docs_dir = out_dir / "documents"
     manifest = steps.fetch(plugins, config, event_path, docs_dir, source=source)
     with _progress(names) as on_done:

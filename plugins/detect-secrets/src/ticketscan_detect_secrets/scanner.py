@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import zlib
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
 from pydantic import Field
-
 from ticketscan import ComponentSettings, RawFinding, ScanBatch, Scanner
+from ticketscan.checks import github_token_checksum_ok
 
 __all__ = ["DetectSecretsScanner", "github_token_checksum_ok"]
 
@@ -52,25 +51,6 @@ _CONFIDENCE = {
 }
 
 _GITHUB = re.compile(r"\b(gh[pousr])_([A-Za-z0-9]{30})([A-Za-z0-9]{6})\b")
-_B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-
-def _base62(value: int, width: int = 6) -> str:
-    out = ""
-    while value:
-        value, rem = divmod(value, 62)
-        out = _B62[rem] + out
-    return out.rjust(width, "0")
-
-
-def github_token_checksum_ok(token: str) -> bool:
-    """GitHub's classic tokens end in a base62 CRC32 of their random part."""
-    match = _GITHUB.fullmatch(token)
-    if not match:
-        return False
-    return _base62(zlib.crc32(match.group(2).encode())) == match.group(3)
-
-
 class DetectSecretsScanner(Scanner):
     """Yelp's detect-secrets with every plugin and default filter, in-process."""
 
