@@ -33,7 +33,7 @@ def test_defaults_without_a_file(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     config = load_config(env={})
     assert config.path is None
-    assert config.pipeline.scanners == ["detect-secrets"]
+    assert config.pipeline.scanners == ["auto"]
 
 
 def test_secret_from_env_reference(tmp_path: Path, monkeypatch) -> None:
