@@ -15,6 +15,8 @@ from __future__ import annotations
 import base64
 import binascii
 import html
+import multiprocessing
+import os
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
@@ -509,22 +511,64 @@ def make_mapper(
     return mapper
 
 
-def add_decoded_views(views: ViewSet, manifest: Manifest, docs_dir: Path, workdir: Path) -> None:
-    """Add a decoded view (scan input + mapper) for each decoding that changes a document."""
-    for doc in manifest.documents:
-        path = docs_dir / doc.text_path
+def add_decoded_views(
+    views: ViewSet, manifest: Manifest, docs_dir: Path, workdir: Path, *, workers: int = 0
+) -> None:
+    """Add a decoded view (scan input + mapper) for each decoding that changes a document.
+
+    Documents are decoded in ``workers`` forked processes (0: one per CPU) when there is
+    enough text to pay for it; each writes its views' files and reports their names only.
+    """
+    jobs = [(doc.id, str(docs_dir / doc.text_path)) for doc in manifest.documents]
+    sizes = [_size(Path(path)) for _, path in jobs]
+    workers = workers or os.cpu_count() or 1
+    root = str(views.root)
+    if workers > 1 and len(jobs) > 1 and sum(sizes) >= _PARALLEL_MIN_BYTES:
+        shards: list[list[tuple[str, str]]] = [[] for _ in range(workers * 4)]
+        load = [0] * len(shards)
+        for job, size in sorted(zip(jobs, sizes, strict=True), key=lambda js: -js[1]):
+            k = load.index(min(load))
+            shards[k].append(job)
+            load[k] += size
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            made = [v for part in pool.map(_decode_shard, [(root, s) for s in shards if s])
+                    for v in part]
+    else:
+        made = _decode_shard((root, jobs))
+    for view_id, target, doc_id, source, name in sorted(made):
+        views.inputs.append(ScanInput(view_id, Path(target)))
+        views.mappers[view_id] = _LazyMapper(doc_id, Path(source), name)
+
+
+#: Below this much text, forking decoders costs more than it saves.
+_PARALLEL_MIN_BYTES = 4 * 1024 * 1024
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _decode_shard(job: tuple[str, list[tuple[str, str]]]) -> list[tuple[str, str, str, str, str]]:
+    """Decode some documents, write their views; (view id, view file, doc id, source, name)."""
+    root, docs = Path(job[0]), job[1]
+    out = []
+    for doc_id, source in docs:
+        path = Path(source)
         try:
             if path.stat().st_size > MAX_DECODE_CHARS:
                 continue
-            source = path.read_text(encoding="utf-8", errors="surrogateescape")
+            text = path.read_text(encoding="utf-8", errors="surrogateescape")
         except OSError:
             continue
-        for view in decoded_views(source):
-            view_id = f"{doc.id}~{view.name}"
-            target = views.root / f"{view_id}.txt"
+        for view in decoded_views(text):
+            view_id = f"{doc_id}~{view.name}"
+            target = root / f"{view_id}.txt"
             target.write_text(view.text, encoding="utf-8", errors="surrogateescape", newline="")
-            views.inputs.append(ScanInput(view_id, target))
-            views.mappers[view_id] = _LazyMapper(doc.id, path, view.name)
+            out.append((view_id, str(target), doc_id, source, view.name))
+    return out
 
 
 class _LazyMapper:

@@ -148,7 +148,8 @@ def _finding(
         cluster, key=lambda d: (is_generic(d.type), -d.confidence, _length(d), _detection_key(d))
     )
     kind = typed[0].type
-    loc = Location(
+    # inputs are validated detections: build without validating again (hot on big merges)
+    loc = Location.model_construct(
         document=doc_id,
         path=path,
         part=Part(part),
@@ -161,7 +162,7 @@ def _finding(
     fingerprint = fingerprint_for(ticket, loc.part, part_id, path, seed.secret_sha256)
     ident = hashlib.sha256(f"{fingerprint}:{seed.line}:{seed.column}".encode()).hexdigest()[:32]
     detections = sorted(cluster, key=_detection_key)
-    return Finding(
+    return Finding.model_construct(
         id=ident,
         fingerprint=fingerprint,
         type=kind,

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from .components import ComponentSettings, ScanBatch, Scanner
 from .errors import ScannerError, TicketscanError
 from .models import Detection, RawFinding, redact, sha256_text
@@ -290,14 +292,25 @@ def _collect(name: str, exitcode: int | None, out_path: Path, memory_mb: int) ->
             hint = " (memory cap reached?)" if sig in ("SIGKILL", "SIGSEGV") else ""
             return ScannerResult(name, error=f"killed by {sig}{hint}")
         return ScannerResult(name, error=f"exited with code {exitcode} and no result")
-    payload = json.loads(out_path.read_text(encoding="utf-8"))
-    result = ScannerResult(name, peak_rss_mb=float(payload.get("peak_rss_mb", 0.0)))
-    if "error" in payload:
-        result.error = str(payload["error"])
+    # one pass of pydantic-core over the file: tens of thousands of detections parse fast
+    payload = _ChildPayload.model_validate_json(out_path.read_bytes())
+    result = ScannerResult(name, peak_rss_mb=payload.peak_rss_mb)
+    if payload.error is not None:
+        result.error = payload.error
         return result
-    result.suppressed = int(payload.get("suppressed", 0))
-    result.detections = [(doc, Detection.model_validate(det)) for doc, det in payload["detections"]]
+    result.suppressed = payload.suppressed
+    result.detections = payload.detections
     return result
+
+
+class _ChildPayload(BaseModel):
+    """What a scanner process writes for the parent (never a raw secret)."""
+
+    detections: list[tuple[str, Detection]] = []
+    suppressed: int = 0
+    peak_rss_mb: float = 0.0
+    error: str | None = None
+    traceback: str | None = None
 
 
 def scanner_error(result: ScannerResult) -> ScannerError:

@@ -35,7 +35,20 @@ class ViewSet:
 
 
 def document_inputs(manifest: Manifest, docs_dir: Path, workdir: Path) -> ViewSet:
-    """The documents themselves as scan inputs, in ``workdir/inputs``."""
+    """The documents themselves as scan inputs, in one folder holding nothing else.
+
+    That is the documents directory's own ``text/`` when every document lives there (as
+    ``fetch`` writes them; nothing is copied), else ``workdir/inputs`` with hard links.
+    """
+    text_dir = (docs_dir / "text").resolve()
+    names = [doc.text_path.removeprefix("text/") for doc in manifest.documents]
+    if text_dir.is_dir() and all("/" not in n and n != ".." for n in names):
+        with os.scandir(text_dir) as entries:
+            if {e.name for e in entries} == set(names):
+                docs = zip(manifest.documents, names, strict=True)
+                return ViewSet(
+                    root=text_dir, inputs=[ScanInput(d.id, text_dir / n) for d, n in docs]
+                )
     root = (workdir / "inputs").resolve()
     root.mkdir(parents=True, exist_ok=True)
     inputs = []
