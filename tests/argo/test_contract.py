@@ -19,7 +19,7 @@ the cluster.
 trufflehog: no genuine binary can be installed on these machines (../shared/SERVICES.md; the
 container image downloads the official release). Its scan task runs the real plugin against
 a STAND-IN executable named trufflehog that reports nothing, so the DAG stays the shipped
-one; the other four engines (gitleaks, Kingfisher, detect-secrets, fastscan) are real.
+one; the other three engines (gitleaks, Kingfisher, fastscan) are real.
 """
 
 from __future__ import annotations
