@@ -9,39 +9,12 @@ from typing import Any, ClassVar
 from pydantic import Field
 from ticketscan import ComponentSettings, RawFinding, ScanBatch, Scanner
 from ticketscan.checks import github_token_checksum_ok
+from ticketscan.taxonomy import DETECT_SECRETS_PLUGINS
 
 __all__ = ["DetectSecretsScanner", "github_token_checksum_ok"]
 
-#: detect-secrets secret types -> ticketscan canonical types.
-RULE_TYPES: dict[str, str] = {
-    "AWS Access Key": "aws-access-key-id",
-    "Artifactory Credentials": "generic-api-key",
-    "Azure Storage Account access key": "azure-storage-key",
-    "Base64 High Entropy String": "generic-high-entropy",
-    "Basic Auth Credentials": "url-credentials",
-    "Cloudant Credentials": "url-credentials",
-    "Discord Bot Token": "discord-token",
-    "GitHub Token": "github-pat",
-    "GitLab Token": "gitlab-pat",
-    "Hex High Entropy String": "generic-high-entropy",
-    "IBM COS HMAC Credentials": "generic-api-key",
-    "IBM Cloud IAM Key": "generic-api-key",
-    "JSON Web Token": "jwt",
-    "Mailchimp Access Key": "mailchimp-api-key",
-    "NPM tokens": "npm-token",
-    "OpenAI Token": "openai-api-key",
-    "Private Key": "private-key",
-    "Public IP (ipv4)": "other",
-    "PyPI Token": "pypi-token",
-    "Secret Keyword": "generic-password",
-    "SendGrid API Key": "sendgrid-api-key",
-    "Slack Token": "slack-token",
-    "SoftLayer Credentials": "generic-api-key",
-    "Square OAuth Secret": "square-token",
-    "Stripe Access Key": "stripe-secret-key",
-    "Telegram Bot Token": "telegram-bot-token",
-    "Twilio API Key": "twilio-api-key",
-}
+#: detect-secrets secret types -> ticketscan canonical types (core's table, one source).
+RULE_TYPES: dict[str, str] = DETECT_SECRETS_PLUGINS
 
 #: How much a detect-secrets finding of each type is worth before consensus.
 _CONFIDENCE = {
@@ -51,6 +24,8 @@ _CONFIDENCE = {
 }
 
 _GITHUB = re.compile(r"\b(gh[pousr])_([A-Za-z0-9]{30})([A-Za-z0-9]{6})\b")
+
+
 class DetectSecretsScanner(Scanner):
     """Yelp's detect-secrets with every plugin and default filter, in-process."""
 
