@@ -17,7 +17,7 @@ from pathlib import Path
 from .components import ScanInput
 from .models import Manifest, RawFinding
 
-__all__ = ["ViewSet", "decoded_inputs", "document_inputs"]
+__all__ = ["ViewSet", "decoded_inputs", "document_inputs", "single_pass_inputs"]
 
 
 @dataclass
@@ -57,6 +57,25 @@ def document_inputs(manifest: Manifest, docs_dir: Path, workdir: Path) -> ViewSe
         _link_or_copy((docs_dir / doc.text_path).resolve(), target)
         inputs.append(ScanInput(doc.id, target))
     return ViewSet(root=root, inputs=inputs)
+
+
+def single_pass_inputs(manifest: Manifest, docs_dir: Path, workdir: Path) -> ViewSet:
+    """Documents and their decoded views together in ``workdir/inputs``, for one pass."""
+    root = (workdir / "inputs").resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    views = ViewSet(root=root, inputs=[])
+    for doc in manifest.documents:
+        target = root / f"{doc.id}.txt"
+        _link_or_copy((docs_dir / doc.text_path).resolve(), target)
+        views.inputs.append(ScanInput(doc.id, target))
+    decoded = decoded_inputs(manifest, docs_dir, workdir)
+    if decoded is not None:
+        for item in decoded.inputs:
+            target = root / item.path.name
+            _link_or_copy(item.path, target)
+            views.inputs.append(ScanInput(item.id, target))
+        views.mappers.update(decoded.mappers)
+    return views
 
 
 def decoded_inputs(manifest: Manifest, docs_dir: Path, workdir: Path) -> ViewSet | None:

@@ -75,6 +75,13 @@ def serve(state: State, host: str | None, port: int | None, transport_name: str 
     if one_machine:
         data_dir.mkdir(parents=True, exist_ok=True)
         _apply_env(_one_machine_env(data_dir))
+        if "scanners" not in config.data.get("pipeline", {}) and (
+            "fastscan" in state.plugins().names("scanner")
+        ):
+            # real time on one worker: fastscan takes ~30 ms for a typical ticket, while an
+            # engine started per event (Kingfisher, gitleaks: ~0.5 s each) caps a worker at ~2
+            # events/s; [pipeline] scanners adds them back
+            _apply_env({"TICKETSCAN__PIPELINE__SCANNERS": '["fastscan"]'})
         state._config = None
         config = state.config()
     settings = receiver_settings(config)
