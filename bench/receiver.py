@@ -351,7 +351,8 @@ def main() -> None:
     if not args.skip_e2e:
         e2e = end_to_end(args.events, args.rate, tmp)
         print(f"\n# one-machine mode end to end (POST -> finding in jsonl), "
-              f"{args.events} events at {args.rate:g}/s, one-machine defaults (fastscan; stdout+jsonl sinks)")
+              f"{args.events} events at {args.rate:g}/s, "
+              "one-machine defaults (fastscan; stdout+jsonl sinks)")
         print(f"{'events':>7} {'arrived':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
         print(f"{e2e['events']:7d} {e2e['arrived']:8d} {e2e['p50_ms']:8.0f} "
               f"{e2e['p99_ms']:8.0f} {e2e['max_ms']:8.0f}")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import random
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from ticketscan.merge import build_findings, consensus_confidence, merge_findings
 from ticketscan.models import Detection, Document, Finding, Part, TicketRef, redact, sha256_text
 

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 import ticketscan
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 from ticketscan.models import Finding, redact
 from ticketscan.schema import schemas
 from ticketscan.testing import sample_findings

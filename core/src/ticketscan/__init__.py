@@ -52,35 +52,38 @@ __all__ = ["__version__", "hookimpl", *sorted(_LAZY)]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .components import (
-        ComponentSettings,
-        Message,
-        PublishContext,
-        ScanBatch,
-        ScanInput,
-        Scanner,
-        Sink,
-        Source,
-        Transport,
+        ComponentSettings as ComponentSettings,
+        Message as Message,
+        PublishContext as PublishContext,
+        ScanBatch as ScanBatch,
+        ScanInput as ScanInput,
+        Scanner as Scanner,
+        Sink as Sink,
+        Source as Source,
+        Transport as Transport,
     )
-    from .config import load_config
-    from .documents import DocumentWriter
-    from .errors import TicketscanError
+    from .config import load_config as load_config
+    from .documents import DocumentWriter as DocumentWriter
+    from .errors import TicketscanError as TicketscanError
     from .models import (
-        Detection,
-        Document,
-        Finding,
-        Location,
-        Manifest,
-        Part,
-        PublishReport,
-        RawFinding,
-        Severity,
-        SinkReport,
-        TicketEvent,
-        TicketRef,
-        Verified,
+        Detection as Detection,
+        Document as Document,
+        Finding as Finding,
+        Location as Location,
+        Manifest as Manifest,
+        Part as Part,
+        PublishReport as PublishReport,
+        RawFinding as RawFinding,
+        Severity as Severity,
+        SinkReport as SinkReport,
+        TicketEvent as TicketEvent,
+        TicketRef as TicketRef,
+        Verified as Verified,
     )
-    from .plugins import PLUGIN_API_VERSION, make_plugin_manager
+    from .plugins import (
+        PLUGIN_API_VERSION as PLUGIN_API_VERSION,
+        make_plugin_manager as make_plugin_manager,
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -12,7 +12,6 @@ import contextvars
 import json
 import logging
 import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -69,8 +68,6 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    converter = time.localtime
-
     def format(self, record: logging.LogRecord) -> str:
         delivery = getattr(record, "delivery_id", None)
         prefix = f"[{delivery}] " if delivery else ""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -37,7 +37,7 @@ __all__ = [
     "sha256_text",
 ]
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION: Final = "1"
 
 #: Secrets shorter than this are redacted completely.
 MIN_SHOWN_SECRET_LENGTH = 12

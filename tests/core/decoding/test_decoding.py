@@ -9,8 +9,7 @@ import string
 import urllib.parse
 from pathlib import Path
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from ticketscan.decoding import decoded_views, make_mapper
 from ticketscan.models import RawFinding
 

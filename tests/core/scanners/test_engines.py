@@ -6,8 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 from ticketscan.engines import LineIndex, find_binary, parse_version, redact_output, run_engine
 from ticketscan.errors import ScannerError
 

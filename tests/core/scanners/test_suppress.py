@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 from ticketscan.errors import ConfigError, InputError
 from ticketscan.models import sha256_text
 from ticketscan.suppress import (

@@ -9,8 +9,7 @@ import string
 
 import pytest
 from fastscan_fakes import fake_secrets, github_token
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from ticketscan.testing import assert_no_secrets
 from ticketscan_fastscan.engine import Engine
 from ticketscan_fastscan.rules import default_rules

@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from ticketscan.components import ScanBatch, ScanInput
 from ticketscan.config import load_config
 from ticketscan.documents import DocumentWriter

@@ -16,8 +16,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from ticketscan_jira.text import adf_to_text, replace_in_adf, replace_in_wiki, wiki_to_text
 
 WORDS = st.text(alphabet=string.ascii_letters + string.digits + " _-+/=:@.", min_size=1,

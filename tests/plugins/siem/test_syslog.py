@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from siem_rsyslogd import Rsyslog, start_rsyslog, stop_rsyslog
 from ticketscan import __version__
 from ticketscan.components import PublishContext

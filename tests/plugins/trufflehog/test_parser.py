@@ -7,8 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 from ticketscan.errors import ScannerError
 from ticketscan.taxonomy import TRUFFLEHOG_DETECTORS
 from ticketscan_trufflehog.scanner import parse_line, parse_output

@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from ticketscan.errors import EventError
 from ticketscan_zendesk.events import RECOMMENDED_TRIGGER_BODY, TRIGGER_TYPE, prune
 from ticketscan_zendesk.source import ZendeskSource

@@ -5,8 +5,7 @@ from __future__ import annotations
 import html
 import re
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from ticketscan_zendesk.html import html_to_text
 
 

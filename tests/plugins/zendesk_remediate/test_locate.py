@@ -6,8 +6,7 @@ import html
 import re
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from ticketscan.models import Severity, sha256_text
 from ticketscan_zendesk.html import html_to_text
 from ticketscan_zendesk.locate import (

@@ -92,8 +92,8 @@ class SqsTransport(Transport):
             url = self._sqs.create_queue(QueueName=name, Attributes={
                 "FifoQueue": "true", "VisibilityTimeout": str(s.visibility_timeout),
             })["QueueUrl"]
-        self._urls[name] = url
-        return url
+        self._urls[name] = str(url)
+        return str(url)
 
     @staticmethod
     def _dedup_id(delivery_id: str, body: bytes) -> str:
@@ -180,7 +180,7 @@ class SqsTransport(Transport):
 
     def dead_letters(self) -> list[tuple[bytes, dict[str, str]]]:
         """Receive (and delete) what the dead-letter queue holds: (body, attributes)."""
-        out = []
+        out: list[tuple[bytes, dict[str, str]]] = []
         url = self._url(self._settings.dead_letter_queue)
         while True:
             response = self._sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,

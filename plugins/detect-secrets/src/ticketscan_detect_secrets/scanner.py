@@ -48,7 +48,8 @@ class DetectSecretsScanner(Scanner):
         settings = self.settings
         assert isinstance(settings, DetectSecretsScanner.Settings)
         plugins: list[dict[str, Any]] = []
-        for cls in get_mapping_from_secret_type_to_class().values():
+        mapping: dict[str, type] = get_mapping_from_secret_type_to_class()
+        for cls in mapping.values():
             if cls.__name__ in settings.exclude_plugins:
                 continue
             entry: dict[str, Any] = {"name": cls.__name__}
@@ -60,7 +61,7 @@ class DetectSecretsScanner(Scanner):
         return sorted(plugins, key=lambda p: p["name"])
 
     def _scan(self, batch: ScanBatch) -> Iterable[RawFinding]:
-        from detect_secrets import SecretsCollection
+        from detect_secrets.core.secrets_collection import SecretsCollection
         from detect_secrets.settings import default_settings, transient_settings
 
         with default_settings(), transient_settings({"plugins_used": self._plugins_config()}):

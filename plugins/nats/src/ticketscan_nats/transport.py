@@ -26,8 +26,7 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import nats
-from nats.errors import NoServersError
-from nats.errors import TimeoutError as NatsTimeout
+from nats.errors import NoServersError, TimeoutError as NatsTimeout
 from nats.js import api
 from nats.js.errors import NotFoundError
 from pydantic import Field, SecretStr
