@@ -131,23 +131,27 @@ def _finding(
     # the secret and place the finding shows: the value the most engines agree on, then the
     # most specific and confident detection (a decoded form several engines saw beats a
     # still-escaped form fewer saw)
-    agree: dict[str, set[str]] = defaultdict(set)
-    for det in cluster:
-        agree[det.secret_sha256].add(det.scanner)
-    seed = min(
-        cluster,
-        key=lambda d: (
-            -len(agree[d.secret_sha256]),
-            is_generic(d.type),
-            -d.confidence,
-            _length(d),
-            _detection_key(d),
-        ),
-    )
-    typed = sorted(
-        cluster, key=lambda d: (is_generic(d.type), -d.confidence, _length(d), _detection_key(d))
-    )
-    kind = typed[0].type
+    if len(cluster) == 1:  # most findings: one engine, one detection
+        seed = cluster[0]
+        kind = seed.type
+    else:
+        agree: dict[str, set[str]] = defaultdict(set)
+        for det in cluster:
+            agree[det.secret_sha256].add(det.scanner)
+        seed = min(
+            cluster,
+            key=lambda d: (
+                -len(agree[d.secret_sha256]),
+                is_generic(d.type),
+                -d.confidence,
+                _length(d),
+                _detection_key(d),
+            ),
+        )
+        kind = min(
+            cluster,
+            key=lambda d: (is_generic(d.type), -d.confidence, _length(d), _detection_key(d)),
+        ).type
     # inputs are validated detections: build without validating again (hot on big merges)
     loc = Location.model_construct(
         document=doc_id,
@@ -161,7 +165,7 @@ def _finding(
     )
     fingerprint = fingerprint_for(ticket, loc.part, part_id, path, seed.secret_sha256)
     ident = hashlib.sha256(f"{fingerprint}:{seed.line}:{seed.column}".encode()).hexdigest()[:32]
-    detections = sorted(cluster, key=_detection_key)
+    detections = sorted(cluster, key=_detection_key) if len(cluster) > 1 else cluster
     return Finding.model_construct(
         id=ident,
         fingerprint=fingerprint,
@@ -182,10 +186,14 @@ def build_findings(pairs: Iterable[tuple[Document, Detection]]) -> list[Finding]
     """Findings from (document, detection) pairs, as produced by a scan."""
     grouped: dict[DocKey, list[Detection]] = defaultdict(list)
     tickets: dict[str, TicketRef] = {}
+    keys: dict[int, DocKey] = {}  # one ticket dump per document, not per detection
     for doc, det in pairs:
-        tjson = doc.ticket.model_dump_json()
-        tickets[tjson] = doc.ticket
-        grouped[(tjson, doc.id, doc.path, doc.part.value, doc.part_id)].append(det)
+        key = keys.get(id(doc))
+        if key is None:
+            tjson = doc.ticket.model_dump_json()
+            tickets[tjson] = doc.ticket
+            key = keys[id(doc)] = (tjson, doc.id, doc.path, doc.part.value, doc.part_id)
+        grouped[key].append(det)
     return _emit(grouped, tickets)
 
 
@@ -193,8 +201,11 @@ def merge_findings(findings: Iterable[Finding]) -> list[Finding]:
     """Merge findings from any number of scans: order-independent and idempotent."""
     grouped: dict[DocKey, list[Detection]] = defaultdict(list)
     tickets: dict[str, TicketRef] = {}
+    dumps: dict[int, str] = {}
     for finding in findings:
-        tjson = finding.ticket.model_dump_json()
+        tjson = dumps.get(id(finding.ticket))
+        if tjson is None:
+            tjson = dumps[id(finding.ticket)] = finding.ticket.model_dump_json()
         tickets[tjson] = finding.ticket
         loc = finding.location
         grouped[(tjson, loc.document, loc.path, loc.part.value, loc.part_id)].extend(
