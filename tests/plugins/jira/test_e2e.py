@@ -9,10 +9,8 @@ description, a comment, a text attachment, a docx, a PDF and a file inside a zip
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from ticketscan.models import sha256_text
 from ticketscan.testing import assert_no_secrets
 
 from tests.conftest import run_cli
+from tests.fakes.attachments import docx_bytes, pdf_bytes, zip_in_zip
 
 SECRETS = {
     "description": "AKIAN4QZ7XKLM2PTRW5Y",
@@ -31,53 +30,6 @@ SECRETS = {
     "pdf": "AKIAX7PZ2WQNR3LMKT5Y",
     "zip-in-zip": "AKIAY3RN5KZQ2XTLMP6J",
 }
-
-
-def docx_bytes(text: str) -> bytes:
-    import docx
-
-    document = docx.Document()
-    document.add_paragraph("Deployment notes")
-    document.add_paragraph(text)
-    buffer = io.BytesIO()
-    document.save(buffer)
-    return buffer.getvalue()
-
-
-def pdf_bytes(text: str) -> bytes:
-    """A minimal one-page PDF with one text line, built by hand with a correct xref table."""
-    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, xref)
-    return bytes(out)
-
-
-def zip_in_zip(text: str) -> bytes:
-    inner = io.BytesIO()
-    with zipfile.ZipFile(inner, "w") as zf:
-        zf.writestr("conf/app.env", f"AWS_ACCESS_KEY_ID={text}\n")
-    outer = io.BytesIO()
-    with zipfile.ZipFile(outer, "w") as zf:
-        zf.writestr("bundle/inner.zip", inner.getvalue())
-        zf.writestr("README.txt", "nothing here\n")
-    return outer.getvalue()
 
 
 def _plant(fake: FakeJira, key: str, comment_id: str) -> None:
