@@ -33,6 +33,7 @@ never their values.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tomllib
 import types
@@ -40,7 +41,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
@@ -48,6 +49,11 @@ from .attachments import AttachmentSettings
 from .components import Component, ComponentSettings
 from .errors import ConfigError
 from .kinds import KINDS, Kind
+
+if TYPE_CHECKING:
+    from .plugins import Plugins
+
+log = logging.getLogger("ticketscan")
 
 __all__ = [
     "Config",
@@ -116,6 +122,26 @@ class Config:
             err = exc.errors()[0]
             key = ".".join(str(p) for p in err["loc"]) or None
             raise ConfigError(err["msg"], file=self._file(), section=section, key=key) from None
+
+    def validate_sections(self, plugins: Plugins, *, strict: bool) -> int:
+        """Validate every configured section of a component; returns how many were checked.
+
+        A section naming a component that is not installed is an error when ``strict`` (config
+        check), else a warning (a run validates what it can before doing any work).
+        """
+        checked = 0
+        for kind, section in SECTION_OF.items():
+            for name, value in self.data.get(section, {}).items():
+                if not isinstance(value, dict):  # e.g. [state] store = "sqlite"
+                    continue
+                if not strict and name not in plugins.components[kind]:
+                    log.warning(
+                        "[%s.%s] configures a %s that is not installed", section, name, kind
+                    )
+                    continue
+                self.settings_for(plugins.get(kind, name))
+                checked += 1
+        return checked
 
     def from_env(self, section: str, key: str) -> bool:
         """True if ``section.key`` was set by a ``TICKETSCAN__`` environment variable."""

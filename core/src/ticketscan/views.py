@@ -50,45 +50,39 @@ def document_inputs(manifest: Manifest, docs_dir: Path, workdir: Path) -> ViewSe
                     root=text_dir, inputs=[ScanInput(d.id, text_dir / n) for d, n in docs]
                 )
     root = (workdir / "inputs").resolve()
+    return ViewSet(root=root, inputs=_linked_documents(manifest, docs_dir, root))
+
+
+def single_pass_inputs(manifest: Manifest, docs_dir: Path, workdir: Path) -> ViewSet:
+    """Documents and their decoded views together in ``workdir/inputs``, for one pass."""
+    from .decoding import add_decoded_views
+
+    root = (workdir / "inputs").resolve()
+    views = ViewSet(root=root, inputs=_linked_documents(manifest, docs_dir, root))
+    add_decoded_views(views, manifest, docs_dir, workdir)  # writes the views into root too
+    return views
+
+
+def decoded_inputs(manifest: Manifest, docs_dir: Path, workdir: Path) -> ViewSet:
+    """The decoded views of the documents as scan inputs, in ``workdir/views``."""
+    from .decoding import add_decoded_views
+
+    root = (workdir / "views").resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    views = ViewSet(root=root, inputs=[])
+    add_decoded_views(views, manifest, docs_dir, workdir)
+    return views
+
+
+def _linked_documents(manifest: Manifest, docs_dir: Path, root: Path) -> list[ScanInput]:
+    """Hard-link (or copy, across file systems) every document's text into ``root``."""
     root.mkdir(parents=True, exist_ok=True)
     inputs = []
     for doc in manifest.documents:
         target = root / f"{doc.id}.txt"
         _link_or_copy((docs_dir / doc.text_path).resolve(), target)
         inputs.append(ScanInput(doc.id, target))
-    return ViewSet(root=root, inputs=inputs)
-
-
-def single_pass_inputs(manifest: Manifest, docs_dir: Path, workdir: Path) -> ViewSet:
-    """Documents and their decoded views together in ``workdir/inputs``, for one pass."""
-    root = (workdir / "inputs").resolve()
-    root.mkdir(parents=True, exist_ok=True)
-    views = ViewSet(root=root, inputs=[])
-    for doc in manifest.documents:
-        target = root / f"{doc.id}.txt"
-        _link_or_copy((docs_dir / doc.text_path).resolve(), target)
-        views.inputs.append(ScanInput(doc.id, target))
-    decoded = decoded_inputs(manifest, docs_dir, workdir)
-    if decoded is not None:
-        for item in decoded.inputs:
-            target = root / item.path.name
-            _link_or_copy(item.path, target)
-            views.inputs.append(ScanInput(item.id, target))
-        views.mappers.update(decoded.mappers)
-    return views
-
-
-def decoded_inputs(manifest: Manifest, docs_dir: Path, workdir: Path) -> ViewSet | None:
-    """The decoded views of the documents as scan inputs, in ``workdir/views`` (or None)."""
-    try:
-        from .decoding import add_decoded_views
-    except ImportError:  # decoding not built into this core
-        return None
-    root = (workdir / "views").resolve()
-    root.mkdir(parents=True, exist_ok=True)
-    views = ViewSet(root=root, inputs=[])
-    add_decoded_views(views, manifest, docs_dir, workdir)
-    return views
+    return inputs
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

@@ -7,7 +7,6 @@ import json
 import click
 
 from ticketscan.cli.main import State
-from ticketscan.config import SECTION_OF
 from ticketscan.steps import resolve_scanners
 
 pass_state = click.make_pass_decorator(State)
@@ -35,13 +34,7 @@ def check(state: State) -> None:
     """Validate every configured component's section against its Settings model."""
     cfg = state.config()
     plugins = state.plugins()
-    checked = 0
-    for kind, section in SECTION_OF.items():
-        for name, value in cfg.data.get(section, {}).items():
-            if not isinstance(value, dict):  # e.g. [state] store = "sqlite"
-                continue
-            cfg.settings_for(plugins.get(kind, name))  # here an unknown name is an error
-            checked += 1
+    checked = cfg.validate_sections(plugins, strict=True)  # an unknown name is an error
     for name in resolve_scanners(plugins, cfg.pipeline.scanners):
         cfg.settings_for(plugins.get("scanner", name))
     for name in cfg.pipeline.sinks:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import sys
 from collections.abc import Iterator, Sequence
 from importlib import resources
@@ -21,7 +20,6 @@ from ticketscan.sarif import write_sarif
 pass_state = click.make_pass_decorator(State)
 
 SAMPLE_EVENT = "sample-event.json"
-log = logging.getLogger("ticketscan")
 
 
 @contextlib.contextmanager
@@ -280,23 +278,6 @@ def run(
     _finish(state, findings, fail_on_findings)
 
 
-def validate_sections(plugins: Any, config: Any) -> int:
-    """Validate every configured section of an installed component; returns how many."""
-    from ticketscan.config import SECTION_OF
-
-    checked = 0
-    for kind, section in SECTION_OF.items():
-        for name, value in config.data.get(section, {}).items():
-            if not isinstance(value, dict):  # e.g. [state] store = "sqlite"
-                continue
-            if name not in plugins.components[kind]:
-                log.warning("[%s.%s] configures a %s that is not installed", section, name, kind)
-                continue
-            config.settings_for(plugins.get(kind, name))
-            checked += 1
-    return checked
-
-
 def run_pipeline(
     state: State,
     event_path: Path,
@@ -317,7 +298,7 @@ def run_pipeline(
         config.settings_for(plugins.scanner(name))
     for name in sinks:
         config.settings_for(plugins.sink(name))
-    validate_sections(plugins, config)
+    config.validate_sections(plugins, strict=False)
     docs_dir = out_dir / "documents"
     manifest = steps.fetch(plugins, config, event_path, docs_dir, source=source)
     with _progress(names) as on_done:
