@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from .components import ScanInput
 from .models import Manifest, RawFinding
+from .parallel import balanced_shards, file_size
 
 if TYPE_CHECKING:
     from .views import ViewSet
@@ -520,18 +521,13 @@ def add_decoded_views(
     enough text to pay for it; each writes its views' files and reports their names only.
     """
     jobs = [(doc.id, str(docs_dir / doc.text_path)) for doc in manifest.documents]
-    sizes = [_size(Path(path)) for _, path in jobs]
+    sizes = [file_size(Path(path)) for _, path in jobs]
     workers = workers or os.cpu_count() or 1
     root = str(views.root)
     if workers > 1 and len(jobs) > 1 and sum(sizes) >= _PARALLEL_MIN_BYTES:
-        shards: list[list[tuple[str, str]]] = [[] for _ in range(workers * 4)]
-        load = [0] * len(shards)
-        for job, size in sorted(zip(jobs, sizes, strict=True), key=lambda js: -js[1]):
-            k = load.index(min(load))
-            shards[k].append(job)
-            load[k] += size
+        shards = balanced_shards(jobs, sizes, workers * 4)
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            made = [v for part in pool.map(_decode_shard, [(root, s) for s in shards if s])
+            made = [v for part in pool.map(_decode_shard, [(root, s) for s in shards])
                     for v in part]
     else:
         made = _decode_shard((root, jobs))
@@ -542,13 +538,6 @@ def add_decoded_views(
 
 #: Below this much text, forking decoders costs more than it saves.
 _PARALLEL_MIN_BYTES = 4 * 1024 * 1024
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
 
 
 def _decode_shard(job: tuple[str, list[tuple[str, str]]]) -> list[tuple[str, str, str, str, str]]:

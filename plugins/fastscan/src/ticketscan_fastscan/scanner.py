@@ -15,6 +15,7 @@ from pydantic import Field
 from ticketscan.components import ComponentSettings, ScanBatch, ScanInput, Scanner
 from ticketscan.errors import ScannerError
 from ticketscan.models import RawFinding
+from ticketscan.parallel import balanced_shards, file_size
 
 from .engine import Engine, hyperscan_available
 from .rules import RuleSet, default_rules, load_rules
@@ -131,7 +132,7 @@ class FastScanner(Scanner):
         items = list(batch.inputs)
         workers = self._settings().workers or os.cpu_count() or 1
         if workers > 1 and len(items) > 1:
-            sizes = {item.id: _size(item.path) for item in items}
+            sizes = {item.id: file_size(item.path) for item in items}
             if sum(sizes.values()) >= _PARALLEL_MIN_BYTES:
                 yield from _parallel(engine, items, sizes, workers)
                 return
@@ -142,13 +143,6 @@ class FastScanner(Scanner):
 #: Below this much text, forking workers costs more than it saves.
 _PARALLEL_MIN_BYTES = 2 * 1024 * 1024
 _WORKER_ENGINE: Engine | None = None
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
 
 
 def _scan_one(engine: Engine, doc_id: str, path: Path) -> Iterable[RawFinding]:
@@ -180,16 +174,12 @@ def _parallel(
     and redacted here, as for any scanner. Shards are balanced by size, largest first.
     """
     global _WORKER_ENGINE
-    shards: list[list[tuple[str, str]]] = [[] for _ in range(workers * 4)]
-    load = [0] * len(shards)
-    for item in sorted(items, key=lambda i: -sizes[i.id]):
-        k = load.index(min(load))
-        shards[k].append((item.id, str(item.path)))
-        load[k] += sizes[item.id]
+    jobs = [(item.id, str(item.path)) for item in items]
+    shards = balanced_shards(jobs, [sizes[item.id] for item in items], workers * 4)
     _WORKER_ENGINE = engine
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            for found in pool.imap_unordered(_scan_shard, [s for s in shards if s]):
+            for found in pool.imap_unordered(_scan_shard, shards):
                 yield from found
     finally:
         _WORKER_ENGINE = None
