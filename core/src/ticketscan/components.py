@@ -33,7 +33,6 @@ from .errors import (
     EventError,
     PluginError,
     ScannerError,
-    SinkError,
     SourceError,
     TicketscanError,
     TransportError,
@@ -362,10 +361,6 @@ class Sink(Component):
 
     def close(self) -> None:
         """Release connections; called once after publishing."""
-
-
-def sink_error(sink: str, message: str) -> SinkError:
-    return SinkError(message, plugin=sink)
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import codecs
 import hashlib
-import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -329,14 +328,3 @@ def _first_error(exc: Exception) -> str:
         loc = ".".join(str(p) for p in first.get("loc", ()))
         return f"{loc}: {first.get('msg')}"
     return str(exc)
-
-
-def iter_text_documents(manifest: Manifest, docs_dir: Path) -> Iterator[tuple[Document, Path]]:
-    for doc in manifest.documents:
-        yield doc, docs_dir / doc.text_path
-
-
-def dump_json(path: Path, data: object) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
-    tmp.replace(path)

@@ -28,7 +28,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from .components import ComponentSettings, ScanBatch, Scanner
-from .errors import ScannerError, TicketscanError
+from .errors import TicketscanError
 from .models import Detection, RawFinding, redact, sha256_text
 from .suppress import Allowlist
 from .taxonomy import canonical_type
@@ -311,7 +311,3 @@ class _ChildPayload(BaseModel):
     peak_rss_mb: float = 0.0
     error: str | None = None
     traceback: str | None = None
-
-
-def scanner_error(result: ScannerResult) -> ScannerError:
-    return ScannerError(result.error or "failed", plugin=result.name)
